@@ -1,0 +1,79 @@
+# A private VPC for the function and the file system: two subnets in real AZs, NFS only between them.
+
+data "aws_availability_zones" "available" {
+  state = "available"
+}
+
+resource "aws_vpc" "this" {
+  cidr_block           = var.vpc_cidr
+  enable_dns_support   = true
+  enable_dns_hostnames = true # EFS mount targets are reached by DNS name
+
+  tags = {
+    Name = "${var.name_prefix}-vpc"
+  }
+}
+
+resource "aws_subnet" "private" {
+  count = local.subnet_count
+
+  vpc_id            = aws_vpc.this.id
+  cidr_block        = cidrsubnet(var.vpc_cidr, 8, count.index)
+  availability_zone = data.aws_availability_zones.available.names[count.index]
+
+  tags = {
+    Name = "${var.name_prefix}-private-${count.index}"
+  }
+}
+
+resource "aws_security_group" "lambda" {
+  name        = "${var.name_prefix}-lambda"
+  description = "Predictor function: outbound NFS to the model file system"
+  vpc_id      = aws_vpc.this.id
+
+  egress {
+    description = "NFS to EFS"
+    from_port   = 2049
+    to_port     = 2049
+    protocol    = "tcp"
+    cidr_blocks = [var.vpc_cidr]
+  }
+
+  tags = {
+    Name = "${var.name_prefix}-lambda"
+  }
+}
+
+resource "aws_security_group" "efs" {
+  name        = "${var.name_prefix}-efs"
+  description = "Model file system: NFS from the predictor and DataSync"
+  vpc_id      = aws_vpc.this.id
+
+  ingress {
+    description     = "NFS from the predictor"
+    from_port       = 2049
+    to_port         = 2049
+    protocol        = "tcp"
+    security_groups = [aws_security_group.lambda.id]
+  }
+
+  ingress {
+    description = "NFS from DataSync (its ENIs live in the subnet)"
+    from_port   = 2049
+    to_port     = 2049
+    protocol    = "tcp"
+    self        = true
+  }
+
+  egress {
+    description = "NFS replies and DataSync agent traffic"
+    from_port   = 0
+    to_port     = 0
+    protocol    = "-1"
+    cidr_blocks = [var.vpc_cidr]
+  }
+
+  tags = {
+    Name = "${var.name_prefix}-efs"
+  }
+}

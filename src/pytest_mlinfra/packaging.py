@@ -1,0 +1,49 @@
+"""Build the Lambda deployment zip deterministically: same sources, same bytes, same hash.
+
+Entries are sorted, timestamps fixed and permissions normalised, so a re-apply with unchanged
+sources does not redeploy the function (Terraform compares ``source_code_hash``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import zipfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from pytest_mlinfra.errors import MlinfraError
+
+_FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+_EXCLUDED_DIRS = {"__pycache__", ".pytest_cache", ".hypothesis", "tests", "artifacts", ".mypy_cache"}
+_EXCLUDED_SUFFIXES = {".pyc", ".pyo", ".pt", ".zip"}
+
+
+def handler_sources(handler_dir: Path) -> list[Path]:
+    """Files that go into the zip: the handler dir, less tests, caches and model artifacts."""
+    files = []
+    for root, dirs, names in os.walk(handler_dir):
+        dirs[:] = sorted(d for d in dirs if d not in _EXCLUDED_DIRS and not d.startswith("."))
+        for name in sorted(names):
+            path = Path(root, name)
+            if path.suffix not in _EXCLUDED_SUFFIXES and not name.startswith(".") and name != "conftest.py":
+                files.append(path)
+    return files
+
+
+def build_zip(handler_dir: Path, dest: Path, files: Iterable[Path] | None = None) -> str:
+    """Write the zip to ``dest`` and return its sha256 (hex)."""
+    handler_dir = handler_dir.resolve()
+    if not handler_dir.is_dir():
+        raise MlinfraError(f"handler directory {handler_dir} does not exist", "set --mlinfra-handler-dir")
+    chosen = sorted(files if files is not None else handler_sources(handler_dir))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_suffix(".tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for path in chosen:
+            info = zipfile.ZipInfo(path.resolve().relative_to(handler_dir).as_posix(), _FIXED_TIME)
+            info.external_attr = (0o100755 if os.access(path, os.X_OK) else 0o100644) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, path.read_bytes(), compresslevel=9)
+    os.replace(tmp, dest)
+    return hashlib.sha256(dest.read_bytes()).hexdigest()

@@ -1,0 +1,204 @@
+"""pytest glue only: options and ini settings, the report header, the terminal summary.
+
+Nothing heavy happens at import or configure time: the target starts and the stack is applied only
+when a test asks for a fixture (see :mod:`pytest_mlinfra.fixtures`). ``-p no:mlinfra`` disables it all.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_mlinfra.errors import MlinfraError
+from pytest_mlinfra.fixtures import *  # noqa: F403 - registers the public fixtures
+from pytest_mlinfra.ports import check_port_free
+from pytest_mlinfra.run import Run
+from pytest_mlinfra.settings import DEFAULT_REQUIRED_TAGS, Settings, bundled_stack
+from pytest_mlinfra.targets import TARGET_NAMES
+from pytest_mlinfra.targets.aws import check_opt_in, opted_in
+from pytest_mlinfra.terraform.stack import check_stack_dir
+from pytest_mlinfra.terraform.toolchain import Toolchain, find_terraform
+
+RUN_KEY = pytest.StashKey[Run]()
+MESSAGES_KEY = pytest.StashKey[list[str]]()
+
+# (option, ini name, help, default) for the plain string settings.
+_STRING_SETTINGS = (
+    ("--mlinfra-region", "mlinfra_region", "AWS region to deploy into", "us-east-1"),
+    ("--mlinfra-environment", "mlinfra_environment", "value of the Environment cost tag", "test"),
+    ("--mlinfra-project", "mlinfra_project", "value of the Project cost tag", "pytest-mlinfra"),
+    ("--mlinfra-handler", "mlinfra_handler", "Lambda handler, module.function", "model.predict"),
+    ("--mlinfra-runtime", "mlinfra_runtime", "Lambda runtime declared in the stack", "python3.8"),
+    ("--mlinfra-localstack-endpoint", "mlinfra_localstack_endpoint", "LocalStack URL", ""),
+    ("--mlinfra-aws-accounts", "mlinfra_aws_accounts", "comma-separated account allow-list (aws)", ""),
+)
+_PATH_SETTINGS = (
+    ("--mlinfra-stack", "mlinfra_stack", "Terraform root module to apply (default: the bundled stack)"),
+    ("--mlinfra-handler-dir", "mlinfra_handler_dir", "directory zipped into the Lambda package"),
+    ("--mlinfra-model", "mlinfra_model", "model artifact uploaded and synced (model.pt)"),
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("mlinfra", "infrastructure-and-model acceptance tests (pytest-mlinfra)")
+    group.addoption(
+        "--mlinfra-target",
+        choices=TARGET_NAMES,
+        default=None,
+        help="where to deploy: local (embedded, offline; default), localstack, aws (needs opt-in)",
+    )
+    parser.addini("mlinfra_target", "default for --mlinfra-target", default="local")
+    for option, ini, text, default in _STRING_SETTINGS:
+        group.addoption(option, default=None, help=f"{text} (ini: {ini}; default {default or 'unset'})")
+        parser.addini(ini, text, default=default)
+    for option, ini, text in _PATH_SETTINGS:
+        group.addoption(option, default=None, help=f"{text} (ini: {ini}, relative to the ini file)")
+        parser.addini(ini, text, type="paths", default=[])
+    group.addoption(
+        "--mlinfra-keep",
+        action="store_true",
+        default=False,
+        help="skip destroy (debugging); prints the exact command that destroys later",
+    )
+    group.addoption("--mlinfra-terraform", default=None, help="terraform/tofu binary (env MLINFRA_TERRAFORM)")
+    group.addoption(
+        "--mlinfra-require-tags",
+        default=None,
+        help=f"comma-separated cost tags each resource must have (default {','.join(DEFAULT_REQUIRED_TAGS)})",
+    )
+    parser.addini("mlinfra_required_tags", "cost tags every resource must carry", type="args", default=[])
+    group.addoption(
+        "--mlinfra-tag", action="append", default=[], metavar="KEY=VALUE", help="extra cost tag (repeatable)"
+    )
+    parser.addini("mlinfra_tags", "extra cost tags, KEY=VALUE per line", type="linelist", default=[])
+    group.addoption(
+        "--mlinfra-port", type=int, default=0, help="port of the embedded AWS (default: a free one)"
+    )
+    group.addoption(
+        "--mlinfra-aws-opt-in",
+        action="store_true",
+        default=False,
+        help="allow the aws target to deploy real, billed resources (or MLINFRA_AWS_OPT_IN=1)",
+    )
+
+
+def _setting(config: pytest.Config, option: str, ini: str) -> str:
+    value = config.getoption(option)
+    return str(value) if value not in (None, "") else str(config.getini(ini) or "")
+
+
+def _path_setting(config: pytest.Config, option: str, ini: str) -> Path | None:
+    value = config.getoption(option)
+    if value:
+        return Path(value).resolve()
+    paths = config.getini(ini)
+    return Path(paths[0]).resolve() if paths else None
+
+
+def _tags(pairs: list[str]) -> dict[str, str]:
+    tags = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise MlinfraError(f"cost tag {pair!r} is not KEY=VALUE", "write tags as --mlinfra-tag Team=ml")
+        tags[key.strip()] = value.strip()
+    return tags
+
+
+def settings_from_config(config: pytest.Config) -> Settings:
+    """Options win over ini settings, ini settings over defaults."""
+    get = config.getoption
+    required = get("--mlinfra-require-tags")
+    required_tags = (
+        tuple(t.strip() for t in required.split(",") if t.strip())
+        if required
+        else tuple(config.getini("mlinfra_required_tags")) or DEFAULT_REQUIRED_TAGS
+    )
+    accounts = _setting(config, "--mlinfra-aws-accounts", "mlinfra_aws_accounts")
+    return Settings(
+        target=get("--mlinfra-target") or config.getini("mlinfra_target") or "local",
+        region=_setting(config, "--mlinfra-region", "mlinfra_region"),
+        stack_dir=_path_setting(config, "--mlinfra-stack", "mlinfra_stack") or bundled_stack(),
+        keep=bool(get("--mlinfra-keep")),
+        terraform=get("--mlinfra-terraform"),
+        required_tags=required_tags,
+        extra_tags=_tags(list(config.getini("mlinfra_tags")) + list(get("--mlinfra-tag"))),
+        environment=_setting(config, "--mlinfra-environment", "mlinfra_environment"),
+        project=_setting(config, "--mlinfra-project", "mlinfra_project"),
+        port=int(get("--mlinfra-port") or 0),
+        aws_opt_in=opted_in(bool(get("--mlinfra-aws-opt-in"))),
+        aws_accounts=tuple(a for a in accounts.split(",") if a.strip()),
+        localstack_endpoint=_setting(config, "--mlinfra-localstack-endpoint", "mlinfra_localstack_endpoint")
+        or None,
+        handler_dir=_path_setting(config, "--mlinfra-handler-dir", "mlinfra_handler_dir"),
+        handler=_setting(config, "--mlinfra-handler", "mlinfra_handler"),
+        model_path=_path_setting(config, "--mlinfra-model", "mlinfra_model"),
+        runtime=_setting(config, "--mlinfra-runtime", "mlinfra_runtime"),
+    )
+
+
+def _check(settings: Settings) -> None:
+    """Checks that cost nothing and need no AWS call: bad input stops pytest before any test runs."""
+    if settings.target not in TARGET_NAMES:
+        raise MlinfraError(f"unknown target {settings.target!r}", f"use one of: {', '.join(TARGET_NAMES)}")
+    check_stack_dir(settings.stack_dir)
+    if settings.target == "aws":
+        check_opt_in(settings.aws_opt_in)
+    if settings.target == "local" and settings.port:
+        check_port_free("127.0.0.1", settings.port)
+    if settings.terraform:
+        find_terraform(settings.terraform)
+    for path, what in ((settings.handler_dir, "handler directory"), (settings.model_path, "model artifact")):
+        if path is not None and not path.exists():
+            raise MlinfraError(f"{what} {path} does not exist", "fix the path in the option or ini setting")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "mlinfra: test uses the deployed stack (pytest-mlinfra)")
+    try:
+        settings = settings_from_config(config)
+        _check(settings)
+    except MlinfraError as exc:
+        raise pytest.UsageError(f"mlinfra: {exc}") from None
+    messages: list[str] = []
+    config.stash[MESSAGES_KEY] = messages
+    config.stash[RUN_KEY] = Run(settings, log=messages.append)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    run = config.stash.get(RUN_KEY, None)
+    if run is not None:
+        run.stop_target()  # safety net: nothing left running, whatever happened
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    run = config.stash.get(RUN_KEY, None)
+    if run is None:
+        return []
+    settings = run.settings
+    lines = [f"mlinfra: target {run.target.describe()}; run id {settings.run_id}"]
+    try:
+        toolchain = Toolchain(find_terraform(settings.terraform))
+        lines.append(f"mlinfra: terraform {toolchain.describe()}")
+        lines.append(f"mlinfra: provider {toolchain.provider_source}")
+    except MlinfraError as exc:
+        lines.append(f"mlinfra: terraform not usable: {exc}")
+    lines.append(f"mlinfra: stack {settings.stack_dir}")
+    return lines
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    config = terminalreporter.config
+    run = config.stash.get(RUN_KEY, None)
+    messages = config.stash.get(MESSAGES_KEY, [])
+    if run is None or (not run.timer.seconds and not messages):
+        return
+    terminalreporter.section("mlinfra")
+    if run.timer.seconds:
+        terminalreporter.write_line(f"{'stage':<16}{'seconds':>9}")
+        for stage, seconds in run.timer.seconds.items():
+            terminalreporter.write_line(f"{stage:<16}{seconds:>9.2f}")
+    for message in messages:
+        terminalreporter.write_line(message)

@@ -1,0 +1,162 @@
+"""One test run against one target: the plain object the pytest fixtures wrap.
+
+``Run`` owns the run id, the run work dir, the started target and the applied stack, and guarantees
+the order of teardown (destroy, then stop the target). It works without pytest::
+
+    with Run(Settings(handler_dir=Path("examples/ner"))) as run:
+        stack = run.deploy()
+        print(stack.outputs["function_name"])
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from functools import cached_property
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from pytest_mlinfra.errors import MlinfraError
+from pytest_mlinfra.packaging import build_zip
+from pytest_mlinfra.settings import RUN_ID_TAG, Settings
+from pytest_mlinfra.targets.base import Target
+from pytest_mlinfra.terraform.stack import Stack, StageTimer, check_stack_dir
+from pytest_mlinfra.terraform.toolchain import Toolchain, cache_root, find_terraform
+
+
+def make_target(settings: Settings, state_dir: Path) -> Target:
+    """The target named by ``settings.target`` (imports only what that target needs)."""
+    if settings.target == "local":
+        from pytest_mlinfra.targets.local import LocalTarget
+
+        return LocalTarget(state_dir=state_dir, region=settings.region, port=settings.port)
+    if settings.target == "localstack":
+        from pytest_mlinfra.targets.localstack import LocalStackTarget
+
+        return LocalStackTarget(region=settings.region, endpoint=settings.localstack_endpoint)
+    if settings.target == "aws":
+        from pytest_mlinfra.targets.aws import AwsTarget
+
+        return AwsTarget(settings.region, opt_in=settings.aws_opt_in, allowed_accounts=settings.aws_accounts)
+    raise MlinfraError(f"unknown target {settings.target!r}", "use one of: local, localstack, aws")
+
+
+class Run:
+    def __init__(self, settings: Settings, log: Callable[[str], None] = print) -> None:
+        self.settings = settings
+        self.log = log
+        self.timer = StageTimer()
+        self.workdir = (settings.runs_dir or cache_root() / "runs") / settings.run_id
+        self.stack: Stack | None = None
+        self._target_started = False
+
+    @property
+    def run_id(self) -> str:
+        return self.settings.run_id
+
+    @cached_property
+    def target(self) -> Target:
+        return make_target(self.settings, state_dir=self.workdir / "aws")
+
+    @cached_property
+    def toolchain(self) -> Toolchain:
+        return Toolchain(find_terraform(self.settings.terraform))
+
+    def start_target(self) -> Target:
+        if not self._target_started:
+            started = time.perf_counter()
+            self.target.start()
+            self._target_started = True
+            self.timer.record("target start", started)
+        return self.target
+
+    def stack_variables(self) -> dict[str, Any]:
+        s = self.settings
+        variables: dict[str, Any] = {
+            "run_id": s.run_id,
+            "name_prefix": s.name_prefix,
+            "tags": s.cost_tags(),
+            "region": s.region,
+            "lambda_handler": s.handler,
+            "lambda_runtime": s.runtime,
+            "lambda_memory_mb": s.memory_mb,
+            "lambda_timeout_s": s.timeout_s,
+            "enable_efs": self.target.capabilities.model_on_efs,
+        }
+        if s.handler_dir is not None:
+            zip_path = self.workdir / "lambda.zip"
+            build_zip(s.handler_dir, zip_path)
+            variables["lambda_zip_path"] = str(zip_path)
+        return variables
+
+    def deploy(self, stack_dir: Path | None = None) -> Stack:
+        """Start the target, then init and apply the stack; destroys what it made if apply fails."""
+        source = Path(stack_dir or self.settings.stack_dir)
+        check_stack_dir(source)
+        target = self.start_target()
+        stack = Stack(
+            source=source,
+            workdir=self.workdir,
+            toolchain=self.toolchain,
+            variables=self.stack_variables(),
+            endpoint=target.emulator_endpoint(),
+            env=target.credentials_env(),
+            log=self.log,
+            timer=self.timer,
+            run_id=self.run_id,
+        )
+        self.stack = stack
+        stack.prepare()
+        stack.init()
+        stack.apply()
+        return stack
+
+    def leftovers(self) -> list[str]:
+        """ARNs still carrying this run's tag (the leak sweep; empty after a clean destroy)."""
+        client = self.target.client("resourcegroupstaggingapi")
+        arns: list[str] = []
+        for page in client.get_paginator("get_resources").paginate(
+            TagFilters=[{"Key": RUN_ID_TAG, "Values": [self.run_id]}]
+        ):
+            arns.extend(item["ResourceARN"] for item in page["ResourceTagMappingList"])
+        return sorted(arns)
+
+    def destroy_stack(self) -> None:
+        """Destroy the applied stack unless kept; raises (loudly) when destroy fails."""
+        stack, self.stack = self.stack, None
+        if stack is None:
+            return
+        if stack.applied and self.settings.keep:
+            self.log(self.keep_message(stack))
+            return
+        stack.destroy()
+        stack.cleanup()
+
+    def stop_target(self) -> None:
+        if self._target_started:
+            self._target_started = False
+            self.target.stop()
+
+    def teardown(self) -> None:
+        """Destroy (unless kept), then stop the target, even when destroy fails."""
+        try:
+            self.destroy_stack()
+        finally:
+            self.stop_target()
+
+    def keep_message(self, stack: Stack) -> str:
+        if self.settings.target == "local":
+            return (
+                f"--mlinfra-keep: stack kept in {stack.tfdir}; the embedded AWS stops with this session, "
+                "so nothing stays deployed"
+            )
+        return f"--mlinfra-keep: stack left deployed; destroy it later with: {stack.destroy_command()}"
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.teardown()

@@ -1,0 +1,80 @@
+"""What every target offers the layers above: an endpoint, credentials, clients, capabilities."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+from pytest_mlinfra.terraform.override import EmulatorEndpoint
+
+FAKE_KEY = "test"
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """Which parts of the flow the target can run (LocalStack Community has no EFS/DataSync)."""
+
+    efs: bool = True
+    datasync: bool = True
+
+    @property
+    def model_on_efs(self) -> bool:
+        return self.efs and self.datasync
+
+
+class Target(ABC):
+    """A place to deploy to. ``start()`` before use, ``stop()`` after; both idempotent."""
+
+    name: str
+    region: str
+
+    @property
+    @abstractmethod
+    def endpoint_url(self) -> str | None:
+        """The AWS endpoint (``None`` for real AWS)."""
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities()
+
+    def start(self) -> None:  # noqa: B027 - targets without a process have nothing to start
+        """Make the target usable (start a server, check health, check the account)."""
+
+    def stop(self) -> None:  # noqa: B027
+        """Release what ``start`` took."""
+
+    def emulator_endpoint(self) -> EmulatorEndpoint | None:
+        """Where Terraform's provider override points (``None``: use the stack's provider as written)."""
+        url = self.endpoint_url
+        return EmulatorEndpoint(url=url, region=self.region) if url else None
+
+    def credentials_env(self) -> dict[str, str]:
+        """Environment for Terraform and subprocesses talking to the target."""
+        env = {"AWS_REGION": self.region, "AWS_DEFAULT_REGION": self.region}
+        if self.endpoint_url:
+            env |= {"AWS_ACCESS_KEY_ID": FAKE_KEY, "AWS_SECRET_ACCESS_KEY": FAKE_KEY}
+        return env
+
+    def client(self, service: str, **kwargs: Any) -> Any:
+        """A boto3 client configured for this target."""
+        import boto3
+        from botocore.config import Config
+
+        options: dict[str, Any] = {"region_name": self.region}
+        if self.endpoint_url:
+            options |= {
+                "endpoint_url": self.endpoint_url,
+                "aws_access_key_id": FAKE_KEY,
+                "aws_secret_access_key": FAKE_KEY,
+                # Emulators answer unimplemented calls with 500: fail fast instead of retrying.
+                "config": Config(
+                    retries={"max_attempts": 2, "mode": "standard"}, s3={"addressing_style": "path"}
+                ),
+            }
+        options.update(kwargs)
+        return boto3.session.Session().client(service, **options)
+
+    def describe(self) -> str:
+        """One line for the report header."""
+        return f"{self.name} ({self.endpoint_url or 'AWS'}, {self.region})"

@@ -1,0 +1,85 @@
+"""A LocalStack the user runs (Docker or host mode): find it, check it, adapt to its edition.
+
+The endpoint follows the localstack-client conventions (``AWS_ENDPOINT_URL``, ``LOCALSTACK_HOST``)
+unless given explicitly. Services the flow cannot do without must be available; EFS and DataSync
+are optional (Community lacks them): without them the stack is applied with ``enable_efs=false``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from typing import Any
+
+from pytest_mlinfra.errors import MlinfraError
+from pytest_mlinfra.targets.base import Capabilities, Target
+
+REQUIRED_SERVICES = ("s3", "lambda", "iam", "sts")
+_UP = {"available", "running"}
+
+
+def default_endpoint() -> str:
+    explicit = os.environ.get("AWS_ENDPOINT_URL")
+    if explicit:
+        return explicit.rstrip("/")
+    host = os.environ.get("LOCALSTACK_HOST", "127.0.0.1:4566")
+    if ":" not in host:
+        host = f"{host}:4566"
+    return f"http://{host}"
+
+
+class LocalStackTarget(Target):
+    name = "localstack"
+
+    def __init__(self, region: str, endpoint: str | None = None) -> None:
+        self.region = region
+        self._endpoint = (endpoint or default_endpoint()).rstrip("/")
+        self.health: dict[str, Any] = {}
+
+    @property
+    def endpoint_url(self) -> str | None:
+        return self._endpoint
+
+    @property
+    def services(self) -> dict[str, str]:
+        return {k: str(v) for k, v in self.health.get("services", {}).items()}
+
+    @property
+    def edition(self) -> str:
+        return str(self.health.get("edition", "unknown"))
+
+    @property
+    def capabilities(self) -> Capabilities:
+        up = {name for name, state in self.services.items() if state in _UP}
+        return Capabilities(efs="efs" in up, datasync="datasync" in up)
+
+    def start(self) -> None:
+        url = f"{self._endpoint}/_localstack/health"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                self.health = json.loads(response.read())
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise MlinfraError(
+                f"no LocalStack answers at {self._endpoint} ({reason})",
+                "start LocalStack (docker run -p 4566:4566 localstack/localstack) "
+                "or point --mlinfra-localstack-endpoint / AWS_ENDPOINT_URL at it",
+            ) from None
+        missing = [s for s in REQUIRED_SERVICES if self.services.get(s) not in _UP]
+        if missing:
+            raise MlinfraError(
+                f"LocalStack at {self._endpoint} lacks services the flow needs: {', '.join(missing)}",
+                "enable them (SERVICES=...) or use a LocalStack edition that has them",
+            )
+
+    def describe(self) -> str:
+        if not self.health:
+            return f"localstack ({self._endpoint}, {self.region}; not contacted yet)"
+        model_path = (
+            "EFS via DataSync" if self.capabilities.model_on_efs else "S3 at cold start (no EFS/DataSync)"
+        )
+        return (
+            f"localstack ({self._endpoint}, {self.edition} edition, {self.region}; model from {model_path})"
+        )

@@ -1,0 +1,213 @@
+"""The lifecycle of one applied stack: copy, override, init, apply, outputs, destroy.
+
+Terraform is driven through tftest. Every run works on its own copy of the stack in a run work dir
+(so concurrent runs and xdist workers never share state), and the work dir is removed only after a
+successful destroy: when destroy fails, the state file is still there to finish the job by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tftest
+
+from pytest_mlinfra.errors import MlinfraError
+from pytest_mlinfra.terraform.override import EmulatorEndpoint, ProviderSchema, write_override
+from pytest_mlinfra.terraform.toolchain import AWS_PROVIDER, Toolchain
+
+VARS_FILE = "zz_mlinfra.auto.tfvars.json"
+_SKIP_ON_COPY = shutil.ignore_patterns(
+    ".terraform", "terraform.tfstate*", ".terraform.lock.hcl", "*_override.tf", "*_override.tf.json"
+)
+
+
+def stack_files(stack_dir: Path) -> list[Path]:
+    return sorted(p for p in stack_dir.glob("*.tf*") if p.suffix in {".tf", ".json"} and ".tf" in p.name)
+
+
+def check_stack_dir(stack_dir: Path) -> None:
+    """Fail early, in one line, for a path that cannot be a Terraform stack."""
+    if not stack_dir.is_dir():
+        raise MlinfraError(f"stack directory {stack_dir} does not exist", "pass --mlinfra-stack=DIR")
+    if not any(stack_dir.glob("*.tf")) and not any(stack_dir.glob("*.tf.json")):
+        raise MlinfraError(
+            f"stack directory {stack_dir} has no .tf files",
+            "point --mlinfra-stack at the folder holding your Terraform root module",
+        )
+
+
+def _first_error_line(text: str) -> str:
+    """The line of Terraform output a user needs: the first 'Error: ...'."""
+    for line in text.splitlines():
+        stripped = line.strip(" │╷╵")
+        if stripped.startswith("Error:"):
+            return stripped
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else "no output"
+
+
+@dataclass
+class StageTimer:
+    """Wall time of each lifecycle stage, for the terminal summary and the benches."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def record(self, stage: str, started: float) -> None:
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - started
+
+
+@dataclass
+class Stack:
+    """One run of a Terraform root module against a target.
+
+    ``variables`` are only passed when the stack declares them (read from its ``variable`` blocks),
+    so a user's stack that ignores some of the plugin's inputs still works.
+    """
+
+    source: Path
+    workdir: Path
+    toolchain: Toolchain
+    variables: Mapping[str, Any]
+    endpoint: EmulatorEndpoint | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    log: Callable[[str], None] = lambda _msg: None
+    timer: StageTimer = field(default_factory=StageTimer)
+    run_id: str = ""
+    outputs: dict[str, Any] = field(default_factory=dict)
+    applied: bool = False
+
+    @property
+    def tfdir(self) -> Path:
+        return self.workdir / "stack"
+
+    @property
+    def state_file(self) -> Path:
+        return self.tfdir / "terraform.tfstate"
+
+    def _tf(self) -> tftest.TerraformTest:
+        env = {**self.toolchain.env(), **self.env}
+        return tftest.TerraformTest(str(self.tfdir), binary=str(self.toolchain.binary.path), env=env)
+
+    def _run(self, stage: str, action: Callable[[tftest.TerraformTest], Any]) -> Any:
+        started = time.perf_counter()
+        try:
+            return action(self._tf())
+        except tftest.TerraformTestError as exc:
+            detail = exc.args[1] if len(exc.args) > 1 and exc.args[1] else str(exc)
+            raise MlinfraError(
+                f"terraform {stage} failed in {self.tfdir}: {_first_error_line(str(detail) or str(exc))}",
+                f"see the full log with: cd {self.tfdir} && {self.command(stage)}",
+            ) from None
+        finally:
+            self.timer.record(stage, started)
+
+    def command(self, verb: str) -> str:
+        """The exact shell command that repeats ``verb`` by hand (used in error messages)."""
+        env = {**self.toolchain.env(), **self.env}
+        assignments = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(env.items()))
+        extra = " -auto-approve" if verb in {"apply", "destroy"} else ""
+        return f"{assignments} {shlex.quote(str(self.toolchain.binary.path))} {verb}{extra}"
+
+    def destroy_command(self) -> str:
+        return f"cd {shlex.quote(str(self.tfdir))} && {self.command('destroy')}"
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Copy the stack into the run work dir and write the variables file."""
+        check_stack_dir(self.source)
+        if self.tfdir.exists():
+            shutil.rmtree(self.tfdir)
+        shutil.copytree(self.source, self.tfdir, ignore=_SKIP_ON_COPY)
+        declared = self.declared_variables()
+        values = {k: v for k, v in self.variables.items() if k in declared}
+        (self.tfdir / VARS_FILE).write_text(json.dumps(values, indent=2, sort_keys=True) + "\n")
+
+    def declared_variables(self) -> set[str]:
+        import hcl2
+
+        names: set[str] = set()
+        for tf_file in self.tfdir.glob("*.tf"):
+            try:
+                parsed = hcl2.loads(tf_file.read_text())
+            except Exception:
+                continue  # `terraform init` reports syntax errors with better messages
+            for block in parsed.get("variable", []):
+                names.update(name.strip('"') for name in block)
+        return names
+
+    def init(self) -> None:
+        with self.toolchain.plugin_cache_lock():
+            self._run("init", lambda tf: tf.setup(cleanup_on_exit=False, upgrade=False))
+        if self.endpoint is not None:
+            write_override(self.tfdir, self.provider_schema(), self.endpoint)
+
+    def provider_schema(self) -> ProviderSchema:
+        """The selected AWS provider's config schema, cached per provider version."""
+        version_info = json.loads(self._run("init", lambda tf: tf.execute_command("version", "-json").out))
+        version = version_info.get("provider_selections", {}).get(AWS_PROVIDER)
+        if not version:
+            raise MlinfraError(
+                f"the stack {self.source} does not use the hashicorp/aws provider",
+                "declare it in required_providers",
+            )
+        cached = self.toolchain.root / f"provider-config-aws-{version}.json"
+        if cached.exists():
+            return ProviderSchema.from_json(cached.read_text())
+        raw = self._run("init", lambda tf: tf.execute_command("providers", "schema", "-json").out)
+        schema = ProviderSchema.from_schema_json(version, json.loads(raw))
+        cached.write_text(schema.to_json())
+        return schema
+
+    def apply(self) -> dict[str, Any]:
+        """Apply; when apply fails half way, destroy what it created, then raise one clear error."""
+        try:
+            self._run("apply", lambda tf: tf.apply())
+        except BaseException:
+            self.applied = True  # whatever got created is in the state file
+            self.log("apply failed: destroying what it created")
+            try:
+                self.destroy()
+            except MlinfraError as destroy_error:
+                self.log(str(destroy_error))
+            raise
+        self.applied = True
+        self.outputs = self.read_outputs()
+        return self.outputs
+
+    def read_outputs(self) -> dict[str, Any]:
+        raw = self._run("output", lambda tf: tf.output())
+        return {name: raw[name] for name in raw}
+
+    def pending_changes(self) -> list[str]:
+        """Addresses a fresh plan would change (empty right after apply when the stack is stable)."""
+        plan = self._run("plan", lambda tf: tf.plan(output=True))
+        return sorted(
+            address
+            for address, change in plan.resource_changes.items()
+            if change["change"]["actions"] not in (["no-op"], ["read"])
+        )
+
+    def destroy(self) -> None:
+        """Destroy; a failure names the state file and the command that finishes the job."""
+        if not self.applied:
+            return
+        try:
+            self._run("destroy", lambda tf: tf.destroy())
+        except MlinfraError as exc:
+            raise MlinfraError(
+                f"DESTROY FAILED, resources may still be deployed ({exc.what}); state: {self.state_file}",
+                f"finish by hand: {self.destroy_command()}",
+            ) from None
+        self.applied = False
+
+    def cleanup(self) -> None:
+        """Remove the run work dir (only call after a successful destroy)."""
+        shutil.rmtree(self.workdir, ignore_errors=True)

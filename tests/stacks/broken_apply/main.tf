@@ -1,0 +1,53 @@
+# Apply fails half way: the bucket is created, then an object upload into a bucket that does not exist.
+terraform {
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 3.39"
+    }
+  }
+}
+
+provider "aws" {
+  region = var.region
+  default_tags {
+    tags = merge(var.tags, { "mlinfra:run-id" = var.run_id })
+  }
+}
+
+variable "run_id" {
+  type = string
+}
+
+variable "name_prefix" {
+  type = string
+}
+
+variable "region" {
+  type    = string
+  default = "us-east-1"
+}
+
+variable "tags" {
+  type    = map(string)
+  default = {}
+}
+
+resource "aws_s3_bucket" "this" {
+  bucket        = "${var.name_prefix}-small"
+  force_destroy = true
+  tags = {
+    Name = "${var.name_prefix}-small"
+  }
+}
+
+output "bucket_name" {
+  value = aws_s3_bucket.this.id
+}
+
+resource "aws_s3_bucket_object" "fails" {
+  bucket     = "${var.name_prefix}-no-such-bucket"
+  key        = "x"
+  content    = "x"
+  depends_on = [aws_s3_bucket.this]
+}
