@@ -13,11 +13,13 @@ from typing import NoReturn, TypeVar
 import pytest
 
 from pytest_mlinfra.errors import MlinfraError
+from pytest_mlinfra.predictor import NerPredictor
 from pytest_mlinfra.run import Run
+from pytest_mlinfra.sync import SyncedModel
 from pytest_mlinfra.targets.base import Target
 from pytest_mlinfra.terraform.stack import Stack
 
-__all__ = ["mlinfra_run", "mlinfra_stack", "mlinfra_target"]
+__all__ = ["mlinfra_model", "mlinfra_run", "mlinfra_stack", "mlinfra_target", "ner_predictor"]
 
 T = TypeVar("T")
 
@@ -60,3 +62,15 @@ def mlinfra_stack(mlinfra_run: Run, mlinfra_target: Target) -> Iterator[Stack]:
             mlinfra_run.destroy_stack()
         except MlinfraError as exc:
             pytest.fail(f"mlinfra: {exc}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def mlinfra_model(mlinfra_run: Run, mlinfra_stack: Stack) -> SyncedModel:
+    """The model synced to where the function reads it: ``.s3_uri``, ``.sha256`` (verified)."""
+    return _or_stop(mlinfra_run.sync_model)
+
+
+@pytest.fixture(scope="session")
+def ner_predictor(mlinfra_run: Run, mlinfra_model: SyncedModel) -> NerPredictor:
+    """``ner_predictor(text)``, ``ner_predictor.batch(texts)``, ``ner_predictor.latencies``."""
+    return mlinfra_run.predictor()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Sequence
 from pathlib import Path
 
 from pytest_mlinfra.errors import MlinfraError
@@ -19,8 +19,16 @@ _EXCLUDED_DIRS = {"__pycache__", ".pytest_cache", ".hypothesis", "tests", "artif
 _EXCLUDED_SUFFIXES = {".pyc", ".pyo", ".pt", ".zip"}
 
 
-def handler_sources(handler_dir: Path) -> list[Path]:
-    """Files that go into the zip: the handler dir, less tests, caches and model artifacts."""
+def handler_sources(handler_dir: Path, include: Sequence[str] = ()) -> list[Path]:
+    """Files that go into the zip: ``include`` globs, or the handler dir less tests, caches, artifacts."""
+    if include:
+        chosen = {path for pattern in include for path in handler_dir.glob(pattern) if path.is_file()}
+        if not chosen:
+            raise MlinfraError(
+                f"no file in {handler_dir} matches the package globs {list(include)}",
+                "fix mlinfra_package_include",
+            )
+        return sorted(chosen)
     files = []
     for root, dirs, names in os.walk(handler_dir):
         dirs[:] = sorted(d for d in dirs if d not in _EXCLUDED_DIRS and not d.startswith("."))
@@ -31,12 +39,12 @@ def handler_sources(handler_dir: Path) -> list[Path]:
     return files
 
 
-def build_zip(handler_dir: Path, dest: Path, files: Iterable[Path] | None = None) -> str:
+def build_zip(handler_dir: Path, dest: Path, include: Sequence[str] = ()) -> str:
     """Write the zip to ``dest`` and return its sha256 (hex)."""
     handler_dir = handler_dir.resolve()
     if not handler_dir.is_dir():
         raise MlinfraError(f"handler directory {handler_dir} does not exist", "set --mlinfra-handler-dir")
-    chosen = sorted(files if files is not None else handler_sources(handler_dir))
+    chosen = handler_sources(handler_dir, include)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_suffix(".tmp")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:

@@ -6,21 +6,30 @@ when a test asks for a fixture (see :mod:`pytest_mlinfra.fixtures`). ``-p no:mli
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
+from _pytest.junitxml import xml_key
+from hypothesis import settings as hypothesis_settings
 
+from pytest_mlinfra.checks import SessionCheckItem, check_latency_budget
 from pytest_mlinfra.errors import MlinfraError
 from pytest_mlinfra.fixtures import *  # noqa: F403 - registers the public fixtures
+from pytest_mlinfra.latency import format_summary, parse_budgets
 from pytest_mlinfra.ports import check_port_free
+from pytest_mlinfra.reporting import report_figures, stage_table
 from pytest_mlinfra.run import Run
 from pytest_mlinfra.settings import DEFAULT_REQUIRED_TAGS, Settings, bundled_stack
+from pytest_mlinfra.strategies import PROFILE, PROFILE_EXAMPLES
 from pytest_mlinfra.targets import TARGET_NAMES
 from pytest_mlinfra.targets.aws import check_opt_in, opted_in
 from pytest_mlinfra.terraform.stack import check_stack_dir
 from pytest_mlinfra.terraform.toolchain import Toolchain, find_terraform
 
 RUN_KEY = pytest.StashKey[Run]()
+LOOP_KEY = pytest.StashKey[float]()
+_BUDGET = "p50=250 p95=1000 p99=2000 cold=30000"
 MESSAGES_KEY = pytest.StashKey[list[str]]()
 
 # (option, ini name, help, default) for the plain string settings.
@@ -74,6 +83,28 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("mlinfra_tags", "extra cost tags, KEY=VALUE per line", type="linelist", default=[])
     group.addoption(
         "--mlinfra-port", type=int, default=0, help="port of the embedded AWS (default: a free one)"
+    )
+    group.addoption("--mlinfra-examples", type=int, default=None, help="Hypothesis examples per property")
+    group.addoption(
+        "--mlinfra-profile",
+        choices=sorted(PROFILE_EXAMPLES),
+        default=None,
+        help="Hypothesis profile for predictor properties: quick (default) or nightly (ini: mlinfra_profile)",
+    )
+    parser.addini("mlinfra_profile", "Hypothesis profile: quick or nightly", default="quick")
+    parser.addini("mlinfra_examples", "Hypothesis examples per property (overrides the profile)", default="")
+    group.addoption(
+        "--mlinfra-latency-budget",
+        default=None,
+        help="budgets in ms of warm p50/p95/p99 and the cold start, e.g. 'p50=100 p95=300 cold=5000'",
+    )
+    parser.addini("mlinfra_latency_budget", "latency budgets (see --mlinfra-latency-budget)", default=_BUDGET)
+    group.addoption("--mlinfra-min-recall", type=float, default=None, help="min recall of inserted names")
+    parser.addini("mlinfra_min_recall", "minimum recall of names inserted into templates", default="0.9")
+    parser.addini(
+        "mlinfra_package_include",
+        "globs (relative to the handler dir) zipped into the Lambda",
+        type="linelist",
     )
     group.addoption(
         "--mlinfra-aws-opt-in",
@@ -135,7 +166,18 @@ def settings_from_config(config: pytest.Config) -> Settings:
         handler=_setting(config, "--mlinfra-handler", "mlinfra_handler"),
         model_path=_path_setting(config, "--mlinfra-model", "mlinfra_model"),
         runtime=_setting(config, "--mlinfra-runtime", "mlinfra_runtime"),
+        package_include=tuple(config.getini("mlinfra_package_include")),
+        examples=get("--mlinfra-examples") or _optional_int(config.getini("mlinfra_examples")),
+        profile=get("--mlinfra-profile") or config.getini("mlinfra_profile") or "quick",
+        latency_budgets=parse_budgets(
+            get("--mlinfra-latency-budget") or config.getini("mlinfra_latency_budget")
+        ),
+        min_recall=float(get("--mlinfra-min-recall") or config.getini("mlinfra_min_recall")),
     )
+
+
+def _optional_int(value: str) -> int | None:
+    return int(value) if str(value).strip() else None
 
 
 def _check(settings: Settings) -> None:
@@ -165,6 +207,42 @@ def pytest_configure(config: pytest.Config) -> None:
     messages: list[str] = []
     config.stash[MESSAGES_KEY] = messages
     config.stash[RUN_KEY] = Run(settings, log=messages.append)
+    examples = settings.examples or PROFILE_EXAMPLES.get(settings.profile, PROFILE_EXAMPLES["quick"])
+    hypothesis_settings.register_profile(PROFILE, max_examples=examples)
+
+
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Append the latency-budget check when some test drives the predictor."""
+    run = config.stash.get(RUN_KEY, None)
+    if run is None or not any("ner_predictor" in getattr(item, "fixturenames", ()) for item in items):
+        return
+    items.append(
+        SessionCheckItem.from_parent(
+            session, name="mlinfra-latency-budget", check=check_latency_budget, run=run
+        )
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session) -> object:
+    started = time.perf_counter()
+    try:
+        return (yield)
+    finally:
+        session.config.stash[LOOP_KEY] = time.perf_counter() - started
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Put the stage times and latency percentiles into the JUnit XML, when one is written."""
+    run = session.config.stash.get(RUN_KEY, None)
+    xml = session.config.stash.get(xml_key, None)
+    if run is None or xml is None:
+        return
+    for name, value in report_figures(run, session.config.stash.get(LOOP_KEY, None)).items():
+        xml.add_global_property(name, f"{value:.3f}")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -196,9 +274,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if run is None or (not run.timer.seconds and not messages):
         return
     terminalreporter.section("mlinfra")
-    if run.timer.seconds:
-        terminalreporter.write_line(f"{'stage':<16}{'seconds':>9}")
-        for stage, seconds in run.timer.seconds.items():
-            terminalreporter.write_line(f"{stage:<16}{seconds:>9.2f}")
+    for line in stage_table(run, config.stash.get(LOOP_KEY, None)):
+        terminalreporter.write_line(line)
+    if run.latencies.samples:
+        terminalreporter.write_line(f"predictor latency (client wall time): {format_summary(run.latencies)}")
     for message in messages:
         terminalreporter.write_line(message)

@@ -18,8 +18,11 @@ from types import TracebackType
 from typing import Any
 
 from pytest_mlinfra.errors import MlinfraError
+from pytest_mlinfra.latency import LatencyLog
 from pytest_mlinfra.packaging import build_zip
+from pytest_mlinfra.predictor import NerPredictor
 from pytest_mlinfra.settings import RUN_ID_TAG, Settings
+from pytest_mlinfra.sync import ModelSync, SyncedModel
 from pytest_mlinfra.targets.base import Target
 from pytest_mlinfra.terraform.stack import Stack, StageTimer, check_stack_dir
 from pytest_mlinfra.terraform.toolchain import Toolchain, cache_root, find_terraform
@@ -49,6 +52,7 @@ class Run:
         self.timer = StageTimer()
         self.workdir = (settings.runs_dir or cache_root() / "runs") / settings.run_id
         self.stack: Stack | None = None
+        self.latencies = LatencyLog()
         self._target_started = False
 
     @property
@@ -86,7 +90,7 @@ class Run:
         }
         if s.handler_dir is not None:
             zip_path = self.workdir / "lambda.zip"
-            build_zip(s.handler_dir, zip_path)
+            build_zip(s.handler_dir, zip_path, include=s.package_include)
             variables["lambda_zip_path"] = str(zip_path)
         return variables
 
@@ -111,6 +115,37 @@ class Run:
         stack.init()
         stack.apply()
         return stack
+
+    def deployed_stack(self) -> Stack:
+        if self.stack is None or not self.stack.applied:
+            raise MlinfraError("no stack is deployed in this run", "call deploy() first")
+        return self.stack
+
+    def sync_model(self) -> SyncedModel:
+        """Upload the model artifact and get it to where the function reads it (verified)."""
+        stack = self.deployed_stack()
+        if self.settings.model_path is None:
+            raise MlinfraError("no model artifact configured", "set --mlinfra-model or the mlinfra_model ini")
+        started = time.perf_counter()
+        try:
+            syncer = ModelSync(
+                client=self.target.client,
+                outputs=stack.outputs,
+                efs_storage=self.target.efs_storage if self.settings.target == "local" else None,
+                timeout_s=self.settings.sync_timeout_s,
+            )
+            return syncer.sync(self.settings.model_path)
+        finally:
+            self.timer.record("sync", started)
+
+    def predictor(self) -> NerPredictor:
+        """A client for the deployed function; its latencies accumulate in ``self.latencies``."""
+        from botocore.config import Config
+
+        stack = self.deployed_stack()
+        timeout = Config(read_timeout=self.settings.timeout_s + 30, retries={"max_attempts": 1})
+        client = self.target.client("lambda", config=timeout)
+        return NerPredictor(client, str(stack.outputs["function_name"]), latencies=self.latencies)
 
     def leftovers(self) -> list[str]:
         """ARNs still carrying this run's tag (the leak sweep; empty after a clean destroy)."""

@@ -53,6 +53,12 @@ class Settings:
     runtime: str = "python3.8"
     memory_mb: int = 1024
     timeout_s: int = 30
+    package_include: tuple[str, ...] = ()
+    sync_timeout_s: float = 300.0
+    examples: int | None = None
+    profile: str = "quick"
+    latency_budgets: dict[str, float] = field(default_factory=dict)
+    min_recall: float = 0.9
     run_id: str = field(default_factory=new_run_id)
     runs_dir: Path | None = None
 

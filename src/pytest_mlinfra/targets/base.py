@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pytest_mlinfra.terraform.override import EmulatorEndpoint
@@ -44,6 +45,10 @@ class Target(ABC):
     def stop(self) -> None:  # noqa: B027
         """Release what ``start`` took."""
 
+    def efs_storage(self, file_system_id: str) -> Path | None:
+        """A local directory holding the file system's contents, where the target can show it."""
+        return None
+
     def emulator_endpoint(self) -> EmulatorEndpoint | None:
         """Where Terraform's provider override points (``None``: use the stack's provider as written)."""
         url = self.endpoint_url
@@ -61,17 +66,20 @@ class Target(ABC):
         import boto3
         from botocore.config import Config
 
+        config = kwargs.pop("config", None) or Config()
         options: dict[str, Any] = {"region_name": self.region}
         if self.endpoint_url:
+            # Emulators answer unimplemented calls with 500: fail fast instead of retrying.
+            emulator = Config(
+                retries={"max_attempts": 2, "mode": "standard"}, s3={"addressing_style": "path"}
+            )
+            config = emulator.merge(config)
             options |= {
                 "endpoint_url": self.endpoint_url,
                 "aws_access_key_id": FAKE_KEY,
                 "aws_secret_access_key": FAKE_KEY,
-                # Emulators answer unimplemented calls with 500: fail fast instead of retrying.
-                "config": Config(
-                    retries={"max_attempts": 2, "mode": "standard"}, s3={"addressing_style": "path"}
-                ),
             }
+        options["config"] = config
         options.update(kwargs)
         return boto3.session.Session().client(service, **options)
 

@@ -33,6 +33,9 @@ class LocalTarget(Target):
             self.aws.stop()
             self._started = False
 
+    def efs_storage(self, file_system_id: str) -> Path | None:
+        return self.aws.efs_storage(file_system_id)
+
     def describe(self) -> str:
         where = (
             self.aws.endpoint_url if self._started else "embedded moto server on 127.0.0.1, started on demand"

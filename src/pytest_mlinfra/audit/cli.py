@@ -1,0 +1,182 @@
+"""``mlinfra-audit``: the nightly cost-tag audit as a command, no pytest needed.
+
+Exit codes: 0 clean, 1 findings, 2 usage or input error (one line on stderr, never a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from pytest_mlinfra.audit.findings import Finding
+from pytest_mlinfra.audit.live import ClientFactory, audit_live
+from pytest_mlinfra.audit.plan import audit_plan
+from pytest_mlinfra.audit.policy import SECTION, Policy
+from pytest_mlinfra.audit.render import FORMATS, render
+from pytest_mlinfra.audit.static import audit_hcl
+from pytest_mlinfra.audit.taggable import Taggable, load_taggable, schema_from_terraform
+from pytest_mlinfra.errors import MlinfraError
+
+PROG = "mlinfra-audit"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Audit cost tags on Terraform source (a directory), a plan/state (a .json file) "
+        "or deployed resources (--live).",
+    )
+    parser.add_argument("path", nargs="?", type=Path, help="Terraform directory, or plan/state JSON")
+    parser.add_argument("--live", action="store_true", help="audit deployed resources through the AWS APIs")
+    parser.add_argument(
+        "--region", action="append", default=[], help="region for --live (repeatable, or a,b)"
+    )
+    parser.add_argument(
+        "--tag-filter",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="--live: only resources with this tag (repeatable; K alone: any value)",
+    )
+    parser.add_argument(
+        "--endpoint-url", help="--live: AWS endpoint (an emulator such as moto or LocalStack)"
+    )
+    parser.add_argument("--require", help="required tag keys, comma-separated (default: Name,Environment)")
+    parser.add_argument("--config", type=Path, help=f"pyproject.toml with a [tool.{SECTION}] section")
+    parser.add_argument("--schema", type=Path, help="`terraform providers schema -json` output")
+    parser.add_argument("--format", choices=FORMATS, default="text")
+    parser.add_argument("--output", type=Path, help="write the report here instead of stdout")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the audit; returns the exit code (0 clean, 1 findings, 2 usage/input error)."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2), already printed by argparse
+        return int(exc.code or 0)
+    if args.path is None and not args.live:
+        parser.print_usage(sys.stderr)
+        sys.stderr.write(f"{PROG}: error: give a PATH (Terraform directory or plan/state JSON) or --live\n")
+        return 2
+    try:
+        findings = _run(args)
+        report = render(findings, args.format)
+        if args.output:
+            try:
+                args.output.write_text(report, "utf-8")
+            except OSError as exc:
+                raise MlinfraError(f"cannot write {args.output} ({exc.strerror})", "check the path") from None
+            print(render(findings, "text").splitlines()[-1])
+        else:
+            sys.stdout.write(report)
+    except MlinfraError as exc:
+        sys.stderr.write(f"{PROG}: error: {exc}\n")
+        return 2
+    return 1 if findings else 0
+
+
+def _policy(args: argparse.Namespace) -> Policy:
+    require = tuple(k.strip() for k in args.require.split(",") if k.strip()) if args.require else None
+    if args.require is not None and not require:
+        raise MlinfraError("--require is empty", "give tag keys, e.g. --require Name,Environment")
+    if args.config:
+        return Policy.from_pyproject(args.config, require=require)
+    local = Path("pyproject.toml")
+    if local.is_file():
+        try:
+            import tomllib
+
+            if SECTION in tomllib.loads(local.read_text("utf-8")).get("tool", {}):
+                return Policy.from_pyproject(local, require=require)
+        except (OSError, ValueError):
+            pass  # not our file to judge unless named with --config
+    return Policy(require=require) if require else Policy()
+
+
+def _taggable(args: argparse.Namespace) -> Taggable:
+    if args.schema:
+        return load_taggable(_read_json(args.schema, "a provider schema"))
+    path: Path | None = args.path
+    if path is not None and path.is_dir() and (path / ".terraform" / "providers").is_dir():
+        try:
+            return load_taggable(schema_from_terraform(path))
+        except (MlinfraError, ValueError):
+            pass  # initialised but unusable: the shipped table still answers
+    return load_taggable()
+
+
+def _read_json(path: Path, what: str) -> dict[str, Any]:
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MlinfraError(f"cannot read {path} ({exc})", "check the path") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise MlinfraError(
+            f"{path} is not valid JSON ({exc.msg} at line {exc.lineno})",
+            f"give {what} as written by terraform ... -json",
+        ) from None
+    if not isinstance(data, dict):
+        raise MlinfraError(f"{path} is not {what} (not a JSON object)", f"give {what}")
+    return data
+
+
+def _tag_filters(raw: list[str]) -> dict[str, list[str]]:
+    filters: dict[str, list[str]] = {}
+    for item in raw:
+        key, sep, value = item.partition("=")
+        if not key:
+            raise MlinfraError(f"--tag-filter {item!r} has no key", "write it as KEY=VALUE or KEY")
+        values = filters.setdefault(key, [])
+        if sep:
+            values.append(value)
+    return filters
+
+
+def _client_factory(endpoint_url: str | None) -> ClientFactory:
+    import boto3
+    from botocore.config import Config
+
+    session = boto3.session.Session()
+    config = Config(
+        retries={"max_attempts": 2, "mode": "standard"},
+        connect_timeout=5,
+        read_timeout=60,
+        s3={"addressing_style": "path"} if endpoint_url else None,
+    )
+
+    def factory(service: str, region: str) -> Any:
+        return session.client(service, region_name=region, endpoint_url=endpoint_url, config=config)
+
+    return factory
+
+
+def _run(args: argparse.Namespace) -> list[Finding]:
+    policy = _policy(args)
+    findings: list[Finding] = []
+    if args.path is not None:
+        path: Path = args.path
+        if not path.exists():
+            raise MlinfraError(
+                f"{path} does not exist", "give a Terraform directory or a plan/state JSON file"
+            )
+        taggable = _taggable(args)
+        if path.is_dir() or path.suffix == ".tf":
+            findings += audit_hcl(path, policy, taggable)
+        else:
+            findings += audit_plan(_read_json(path, "a Terraform plan or state"), policy, taggable)
+    if args.live:
+        regions = [r.strip() for item in args.region for r in item.split(",") if r.strip()]
+        if not regions:
+            regions = [os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"]
+        findings += audit_live(
+            _client_factory(args.endpoint_url), regions, policy, _tag_filters(args.tag_filter)
+        )
+    return sorted(findings)

