@@ -1,8 +1,9 @@
 """Session-level checks that run as one named test item each, after the tests that feed them.
 
-A latency budget is a property of the whole run, not of one example: it is checked once, by an item
-appended at the end of the session, so a miss fails exactly one test with the percentiles in its
-message instead of failing the session or hiding in a warning.
+The latency budget and the cost tags of the deployed stack are properties of the whole run, not of
+one example: each is checked once, by an item appended at the end of the session, so a miss fails
+exactly one named test with the figures in its message instead of failing the session or hiding in
+a warning.
 """
 
 from __future__ import annotations
@@ -48,3 +49,13 @@ def check_latency_budget(run: Run) -> None:
     misses = budget_misses(run.latencies, budgets)
     if misses:
         raise CheckFailed(f"latency budget missed: {'; '.join(misses)} ({format_summary(run.latencies)})")
+
+
+def check_cost_tags(run: Run) -> None:
+    from pytest_mlinfra.audit import render
+
+    if run.stack is None or not run.stack.applied:
+        pytest.skip("no stack was deployed in this session")
+    findings = run.audit()
+    if findings:
+        raise CheckFailed(f"cost-tag audit: {len(findings)} finding(s)\n{render(findings, 'text')}")

@@ -13,7 +13,7 @@ import pytest
 from _pytest.junitxml import xml_key
 from hypothesis import settings as hypothesis_settings
 
-from pytest_mlinfra.checks import SessionCheckItem, check_latency_budget
+from pytest_mlinfra.checks import SessionCheckItem, check_cost_tags, check_latency_budget
 from pytest_mlinfra.errors import MlinfraError
 from pytest_mlinfra.fixtures import *  # noqa: F403 - registers the public fixtures
 from pytest_mlinfra.latency import format_summary, parse_budgets
@@ -83,6 +83,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("mlinfra_tags", "extra cost tags, KEY=VALUE per line", type="linelist", default=[])
     group.addoption(
         "--mlinfra-port", type=int, default=0, help="port of the embedded AWS (default: a free one)"
+    )
+    group.addoption(
+        "--mlinfra-no-audit", action="store_true", default=False, help="skip the cost-tag audit of the stack"
     )
     group.addoption("--mlinfra-examples", type=int, default=None, help="Hypothesis examples per property")
     group.addoption(
@@ -172,6 +175,7 @@ def settings_from_config(config: pytest.Config) -> Settings:
         latency_budgets=parse_budgets(
             get("--mlinfra-latency-budget") or config.getini("mlinfra_latency_budget")
         ),
+        audit=not get("--mlinfra-no-audit"),
         min_recall=float(get("--mlinfra-min-recall") or config.getini("mlinfra_min_recall")),
     )
 
@@ -185,6 +189,10 @@ def _check(settings: Settings) -> None:
     if settings.target not in TARGET_NAMES:
         raise MlinfraError(f"unknown target {settings.target!r}", f"use one of: {', '.join(TARGET_NAMES)}")
     check_stack_dir(settings.stack_dir)
+    valueless = settings.untagged_required()
+    if valueless:
+        key = valueless[0]
+        raise MlinfraError(f"required cost tag {key} has no value", f"pass --mlinfra-tag {key}=VALUE")
     if settings.target == "aws":
         check_opt_in(settings.aws_opt_in)
     if settings.target == "local" and settings.port:
@@ -214,15 +222,22 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
-    """Append the latency-budget check when some test drives the predictor."""
+    """Append the session-level checks: cost tags when a test deploys the stack, the latency budget
+    when a test drives the predictor. They run last, while the stack is still deployed."""
     run = config.stash.get(RUN_KEY, None)
-    if run is None or not any("ner_predictor" in getattr(item, "fixturenames", ()) for item in items):
+    if run is None:
         return
-    items.append(
-        SessionCheckItem.from_parent(
-            session, name="mlinfra-latency-budget", check=check_latency_budget, run=run
+    used = {name for item in items for name in getattr(item, "fixturenames", ())}
+    if "mlinfra_stack" in used and run.settings.audit:
+        items.append(
+            SessionCheckItem.from_parent(session, name="mlinfra-cost-tags", check=check_cost_tags, run=run)
         )
-    )
+    if "ner_predictor" in used:
+        items.append(
+            SessionCheckItem.from_parent(
+                session, name="mlinfra-latency-budget", check=check_latency_budget, run=run
+            )
+        )
 
 
 @pytest.hookimpl(wrapper=True)
@@ -276,6 +291,15 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.section("mlinfra")
     for line in stage_table(run, config.stash.get(LOOP_KEY, None)):
         terminalreporter.write_line(line)
+    if run.findings is not None:
+        from pytest_mlinfra.audit import render
+
+        verdict = (
+            f"{len(run.findings)} finding(s)" if run.findings else "every resource carries its cost tags"
+        )
+        terminalreporter.write_line(f"cost-tag audit ({', '.join(run.settings.required_tags)}): {verdict}")
+        if run.findings:
+            terminalreporter.write(render(run.findings, "text"))
     if run.latencies.samples:
         terminalreporter.write_line(f"predictor latency (client wall time): {format_summary(run.latencies)}")
     for message in messages:

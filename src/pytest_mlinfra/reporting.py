@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pytest_mlinfra.run import Run
 
-_INFRA_STAGES = ("target start", "init", "apply", "output", "sync", "plan", "destroy")
+_INFRA_STAGES = ("target start", "init", "apply", "output", "sync", "plan", "show", "audit", "destroy")
 
 
 def stage_seconds(run: Run, loop_seconds: float | None) -> dict[str, float]:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_mlinfra.errors import MlinfraError
 from pytest_mlinfra.latency import LatencyLog
@@ -26,6 +26,9 @@ from pytest_mlinfra.sync import ModelSync, SyncedModel
 from pytest_mlinfra.targets.base import Target
 from pytest_mlinfra.terraform.stack import Stack, StageTimer, check_stack_dir
 from pytest_mlinfra.terraform.toolchain import Toolchain, cache_root, find_terraform
+
+if TYPE_CHECKING:
+    from pytest_mlinfra.audit import Finding
 
 
 def make_target(settings: Settings, state_dir: Path) -> Target:
@@ -53,6 +56,7 @@ class Run:
         self.workdir = (settings.runs_dir or cache_root() / "runs") / settings.run_id
         self.stack: Stack | None = None
         self.latencies = LatencyLog()
+        self.findings: list[Finding] | None = None
         self._target_started = False
 
     @property
@@ -146,6 +150,26 @@ class Run:
         timeout = Config(read_timeout=self.settings.timeout_s + 30, retries={"max_attempts": 1})
         client = self.target.client("lambda", config=timeout)
         return NerPredictor(client, str(stack.outputs["function_name"]), latencies=self.latencies)
+
+    def audit(self) -> list[Finding]:
+        """Cost-tag findings on the deployed stack: its state (tags_all) and the live resources."""
+        from pytest_mlinfra.audit import Policy, audit_live, audit_plan
+
+        stack = self.deployed_stack()
+        policy = Policy(require=self.settings.required_tags)
+        started = time.perf_counter()
+        try:
+            findings = audit_plan(stack.state_json(), policy)
+            findings += audit_live(
+                lambda service, region: self.target.client(service, region_name=region),
+                [self.settings.region],
+                policy,
+                tag_filters={RUN_ID_TAG: [self.run_id]},
+            )
+        finally:
+            self.timer.record("audit", started)
+        self.findings = findings
+        return findings
 
     def leftovers(self) -> list[str]:
         """ARNs still carrying this run's tag (the leak sweep; empty after a clean destroy)."""

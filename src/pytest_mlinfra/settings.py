@@ -59,6 +59,7 @@ class Settings:
     profile: str = "quick"
     latency_budgets: dict[str, float] = field(default_factory=dict)
     min_recall: float = 0.9
+    audit: bool = True
     run_id: str = field(default_factory=new_run_id)
     runs_dir: Path | None = None
 
@@ -70,8 +71,10 @@ class Settings:
         """Tags every resource must carry, with values for the required keys (Name is per resource)."""
         tags = {"Environment": self.environment, "Project": self.project, "Owner": _owner()}
         tags.update(self.extra_tags)
-        for key in self.required_tags:
-            if key != "Name":
-                tags.setdefault(key, f"{self.project}-{key.lower()}")
         tags[RUN_ID_TAG] = self.run_id
         return tags
+
+    def untagged_required(self) -> list[str]:
+        """Required keys the plugin has no value for (Name is set per resource by the stack)."""
+        tags = self.cost_tags()
+        return [key for key in self.required_tags if key != "Name" and key not in tags]

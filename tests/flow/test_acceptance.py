@@ -31,6 +31,7 @@ PROPERTY_TESTS = {
     "test_malformed_events_get_structured_errors",
     "test_inserted_names_are_found",
     "mlinfra-latency-budget",
+    "mlinfra-cost-tags",
 }
 FAILS = {
     "none": set(),

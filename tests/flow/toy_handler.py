@@ -36,8 +36,15 @@ def _find(text):
             end = start + len(name)
             if not taken.intersection(range(start, end)):
                 taken.update(range(start, end))
-                entities.append({"text": text[start:end], "label": "Celebrity", "confidence": 0.95,
-                                 "start": start, "end": end})
+                entities.append(
+                    {
+                        "text": text[start:end],
+                        "label": "Celebrity",
+                        "confidence": 0.95,
+                        "start": start,
+                        "end": end,
+                    }
+                )
             start = folded.find(name.casefold(), end)
     entities.sort(key=lambda e: e["start"])
     for e in entities:

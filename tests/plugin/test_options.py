@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+
 import pytest
 
 from pytest_mlinfra.emulator import EmbeddedAWS
@@ -56,7 +57,9 @@ def test_ini_sets_target_and_option_wins(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["mlinfra: target local (*, eu-west-1)*"])
 
 
-def test_aws_target_refuses_without_opt_in(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_aws_target_refuses_without_opt_in(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("MLINFRA_AWS_OPT_IN", raising=False)
     # An unreachable endpoint: if the guard made any AWS call, it would show up as a connection error.
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
@@ -81,7 +84,9 @@ def test_aws_target_checks_the_account_allow_list(
         refused = pytester.runpytest("--mlinfra-target=aws", "--mlinfra-aws-accounts=111111111111")
         allowed = pytester.runpytest("--mlinfra-target=aws", "--mlinfra-aws-accounts=123456789012")
     assert refused.ret == pytest.ExitCode.USAGE_ERROR
-    refused.stdout.fnmatch_lines(["*mlinfra: AWS account 123456789012 is not on the allow-list (111111111111)*"])
+    refused.stdout.fnmatch_lines(
+        ["*mlinfra: AWS account 123456789012 is not on the allow-list (111111111111)*"]
+    )
     allowed.assert_outcomes(passed=1)
 
 
@@ -129,7 +134,9 @@ def test_localstack_not_running_stops_the_session(pytester: pytest.Pytester) -> 
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # closed again below: nothing listens there
     pytester.makepyfile(USES_TARGET + "\ndef test_second(mlinfra_target):\n    pass\n")
-    result = pytester.runpytest("--mlinfra-target=localstack", f"--mlinfra-localstack-endpoint=http://127.0.0.1:{port}")
+    result = pytester.runpytest(
+        "--mlinfra-target=localstack", f"--mlinfra-localstack-endpoint=http://127.0.0.1:{port}"
+    )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stdout.fnmatch_lines([f"*mlinfra: no LocalStack answers at http://127.0.0.1:{port}*"])
     assert "test_second" not in result.stdout.str()  # the session stopped at the first failure

@@ -64,7 +64,7 @@ def test_failed_apply_destroys_what_it_created(broken_apply_stack: Path, tmp_pat
 
 def test_failing_test_still_destroys(pytester: pytest.Pytester, small_stack: Path) -> None:
     pytester.makeconftest(
-        f"""
+        """
         import json, pathlib, pytest
 
         @pytest.fixture(scope="session")
@@ -94,3 +94,28 @@ def test_keep_skips_destroy_and_says_so(pytester: pytest.Pytester, small_stack: 
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["--mlinfra-keep: stack kept in */stack; the embedded AWS stops*"])
     assert "destroy " not in result.stdout.str()
+
+
+def test_cost_tag_findings_fail_one_dedicated_item(pytester: pytest.Pytester) -> None:
+    untagged = Path(__file__).parents[1] / "stacks" / "untagged"
+    pytester.makepyfile("def test_ok(mlinfra_stack):\n    pass\n")
+    result = pytester.runpytest(
+        f"--mlinfra-stack={untagged}", "--mlinfra-require-tags=Name,CostCenter", "-rf"
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, "a required tag without a value is a usage error"
+    result.stderr.fnmatch_lines(["*required cost tag CostCenter has no value*--mlinfra-tag CostCenter=*"])
+
+    result = pytester.runpytest(
+        f"--mlinfra-stack={untagged}",
+        "--mlinfra-require-tags=Name,CostCenter",
+        "--mlinfra-tag=CostCenter=ml",
+        "-rf",
+    )
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "cost-tag audit (Name, CostCenter): * finding(s)",
+            "*aws_s3_bucket.this*missing*CostCenter*",
+            "FAILED ::mlinfra-cost-tags*",
+        ]
+    )

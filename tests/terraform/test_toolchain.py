@@ -18,7 +18,7 @@ from pytest_mlinfra.terraform.toolchain import Toolchain, find_terraform
 def _fake_binary(folder: Path, name: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
-    path.write_text("#!/bin/sh\necho '{\"terraform_version\": \"9.9.9\"}'\n")
+    path.write_text('#!/bin/sh\necho \'{"terraform_version": "9.9.9"}\'\n')
     path.chmod(0o755)
     return path
 

@@ -186,6 +186,12 @@ class Stack:
         raw = self._run("output", lambda tf: tf.output())
         return {name: raw[name] for name in raw}
 
+    def state_json(self) -> dict[str, Any]:
+        """``terraform show -json`` of the current state (what the cost-tag audit reads)."""
+        raw = self._run("show", lambda tf: tf.execute_command("show", "-json").out)
+        state: dict[str, Any] = json.loads(raw)
+        return state
+
     def pending_changes(self) -> list[str]:
         """Addresses a fresh plan would change (empty right after apply when the stack is stable)."""
         plan = self._run("plan", lambda tf: tf.plan(output=True))

@@ -1,0 +1,350 @@
+"""DataSync beyond moto: EFS locations, tags, full DescribeTask, executions that move bytes.
+
+Extends moto's DataSync backend and response classes (registered in moto's backend dict by
+:mod:`pytest_mlinfra.emulator.install`). What the Terraform AWS provider 3.39 sends and reads back
+is covered: ``aws_datasync_location_efs`` (``Ec2Config``, ``EfsFilesystemArn``, ``Subdirectory``,
+``Tags``), ``TagResource``/``UntagResource``/``ListTagsForResource`` on every location and task,
+and ``DescribeTask`` with the full ``Options`` AWS fills in, so a second plan is clean.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from moto.core.resource_tagging import TaggableResourcesMixin, TaggedResource
+from moto.datasync.exceptions import InvalidRequestException
+from moto.datasync.models import DataSyncBackend, Location, datasync_backends
+from moto.datasync.responses import DataSyncResponse
+from moto.datasync.urls import url_bases
+from moto.efs.models import efs_backends
+from moto.s3.models import FakeKey, s3_backends
+
+from pytest_mlinfra.emulator import context
+from pytest_mlinfra.emulator.datasync_transfer import (
+    Endpoints,
+    SourceObject,
+    TransferError,
+    TransferExecution,
+)
+
+# What AWS returns in DescribeTask.Options when the task was created without them.
+DEFAULT_OPTIONS: dict[str, Any] = {
+    "VerifyMode": "POINT_IN_TIME_CONSISTENT",
+    "OverwriteMode": "ALWAYS",
+    "Atime": "BEST_EFFORT",
+    "Mtime": "PRESERVE",
+    "Uid": "INT_VALUE",
+    "Gid": "INT_VALUE",
+    "PreserveDeletedFiles": "PRESERVE",
+    "PreserveDevices": "NONE",
+    "PosixPermissions": "PRESERVE",
+    "BytesPerSecond": -1,
+    "TaskQueueing": "ENABLED",
+    "LogLevel": "OFF",
+    "TransferMode": "CHANGED",
+    "SecurityDescriptorCopyFlags": "NONE",
+    "ObjectTags": "PRESERVE",
+}
+
+
+def normalize_subdirectory(subdirectory: str | None) -> str:
+    """``"models"``, ``"/models"`` and ``"/models/"`` all mean ``"/models/"``; nothing means ``"/"``."""
+    inner = (subdirectory or "").strip("/")
+    return f"/{inner}/" if inner else "/"
+
+
+def _tag_list(tags: list[dict[str, str]] | None) -> dict[str, str]:
+    return {tag["Key"]: tag.get("Value", "") for tag in tags or []}
+
+
+class TransferDataSyncBackend(DataSyncBackend, TaggableResourcesMixin):
+    """moto's DataSync backend with tags, EFS locations and byte-moving executions."""
+
+    SERVICE_NAMESPACE = "datasync"
+
+    def __init__(self, region_name: str, account_id: str) -> None:
+        super().__init__(region_name, account_id)
+        self.tags: dict[str, dict[str, str]] = {}
+        self.created: dict[str, float] = {}
+
+    @property
+    def _url_module(self) -> Any:
+        return SimpleNamespace(url_bases=url_bases, url_paths={"{0}/$": TransferDataSyncResponse.dispatch})
+
+    # -- locations and tasks ------------------------------------------------------------------
+    def _own_account(self, arn: str, table: dict[str, Any]) -> str:
+        """moto writes ARNs with a fixed account (111222333444); use the caller's, as AWS does."""
+        fixed = arn.replace(":111222333444:", f":{self.account_id}:", 1)
+        if fixed != arn:
+            table[fixed] = table.pop(arn)
+            table[fixed].arn = fixed
+        self.created[fixed] = time.time()
+        return fixed
+
+    def create_location(self, location_uri: str, typ: str, metadata: dict[str, Any]) -> str:
+        return self._own_account(super().create_location(location_uri, typ, metadata), self.locations)
+
+    def create_task(self, *args: Any, **kwargs: Any) -> str:
+        return self._own_account(super().create_task(*args, **kwargs), self.tasks)
+
+    def delete_location(self, location_arn: str) -> None:
+        super().delete_location(location_arn)
+        self.tags.pop(location_arn, None)
+
+    def delete_task(self, task_arn: str) -> None:
+        super().delete_task(task_arn)
+        self.tags.pop(task_arn, None)
+
+    def get_location(self, arn: str) -> Location:
+        if arn not in self.locations:
+            raise InvalidRequestException(f"Location {arn} is not found.")
+        return self.locations[arn]
+
+    # -- tags -----------------------------------------------------------------------------------
+    def _check_taggable(self, arn: str) -> None:
+        if arn not in self.locations and arn not in self.tasks:
+            raise InvalidRequestException(f"Resource {arn} is not found.")
+
+    def list_tags(self, arn: str) -> dict[str, str]:
+        self._check_taggable(arn)
+        return dict(self.tags.get(arn, {}))
+
+    def tag_resource(self, arn: str, tags: dict[str, str]) -> None:
+        self._check_taggable(arn)
+        self.tags.setdefault(arn, {}).update(tags)
+
+    def untag_resource(self, arn: str, tag_keys: list[str]) -> None:
+        self._check_taggable(arn)
+        for key in tag_keys:
+            self.tags.get(arn, {}).pop(key, None)
+
+    def owns_arn(self, arn: str) -> bool:
+        return arn in self.locations or arn in self.tasks
+
+    def iter_tagged_resources(self) -> Any:
+        for arn in list(self.locations):
+            yield TaggedResource(
+                arn=arn, tags=dict(self.tags.get(arn, {})), resource_type="datasync:location"
+            )
+        for arn in list(self.tasks):
+            yield TaggedResource(arn=arn, tags=dict(self.tags.get(arn, {})), resource_type="datasync:task")
+
+    # -- executions -----------------------------------------------------------------------------
+    def start_task_execution(self, task_arn: str, override_options: dict[str, Any] | None = None) -> str:
+        task = self._get_task(task_arn)
+        if task.status != "AVAILABLE":
+            raise InvalidRequestException(f"Task {task_arn} is {task.status}; wait for its execution to end.")
+        options = {**DEFAULT_OPTIONS, **(task.metadata.get("Options") or {}), **(override_options or {})}
+        self.arn_counter += 1
+        execution = TransferExecution(task_arn, self.arn_counter, options, self._execution_done)
+        self.task_executions[execution.arn] = execution
+        task.current_task_execution_arn = execution.arn
+        task.status = "RUNNING"
+        execution.run_in_background(self._endpoints(task.source_location_arn, task.destination_location_arn))
+        return execution.arn
+
+    def _execution_done(self, execution: TransferExecution) -> None:
+        task = self.tasks.get(execution.task_arn)
+        if task is not None:
+            task.status = "AVAILABLE"
+
+    def _endpoints(self, source_arn: str, destination_arn: str) -> Endpoints:
+        source = self.locations.get(source_arn)
+        destination = self.locations.get(destination_arn)
+
+        def fail(code: str, detail: str) -> Any:
+            def raise_it() -> Any:
+                raise TransferError(code, detail)
+
+            return raise_it
+
+        if source is None or destination is None:
+            return Endpoints(
+                fail("LocationNotFound", "a location of this task was deleted"), Path("/nonexistent")
+            )
+        if source.typ != "S3" or destination.typ != "EFS":
+            detail = f"the emulator copies S3 -> EFS only, not {source.typ} -> {destination.typ}"
+            return Endpoints(fail("UnsupportedLocation", detail), Path("/nonexistent"))
+        try:
+            target = self._efs_directory(destination)
+        except TransferError as exc:
+            return Endpoints(fail(exc.code, exc.detail), Path("/nonexistent"))
+        return Endpoints(lambda: self._list_s3(source), target)
+
+    def _efs_directory(self, location: Location) -> Path:
+        file_system_id = str(location.metadata["EfsFilesystemArn"]).rsplit("/", 1)[-1]
+        root = context.efs_dir(file_system_id)
+        if root is None:
+            raise TransferError("EfsFileSystemNotFound", f"EFS file system {file_system_id} does not exist")
+        subdirectory = location.metadata["Subdirectory"].strip("/")
+        return root / subdirectory if subdirectory else root
+
+    def _list_s3(self, location: Location) -> list[SourceObject]:
+        bucket_name = str(location.metadata["S3BucketArn"]).split(":")[-1]
+        prefix = location.metadata["Subdirectory"].lstrip("/")
+        prefix = "" if prefix in ("", "/") else prefix
+        try:
+            bucket = s3_backends[self.account_id][self.partition].get_bucket(bucket_name)
+        except Exception:
+            raise TransferError("S3BucketNotFound", f"source bucket {bucket_name!r} does not exist") from None
+        objects = []
+        for key_name, key in list(bucket.keys.items()):
+            if not isinstance(key, FakeKey) or not key_name.startswith(prefix) or key_name.endswith("/"):
+                continue
+            objects.append(SourceObject(key_name, key_name[len(prefix) :], key.size, lambda k=key: k.value))
+        if not objects:
+            where = f"s3://{bucket_name}/{prefix}"
+            raise TransferError("SourceNotFound", f"no objects under {where} (source location is empty)")
+        return objects
+
+
+class TransferDataSyncResponse(DataSyncResponse):
+    """The DataSync JSON API for :class:`TransferDataSyncBackend`."""
+
+    @property
+    def backend(self) -> TransferDataSyncBackend:
+        return datasync_backends[self.current_account][self.region]  # type: ignore[return-value]
+
+    def _tag_new(self, arn: str) -> None:
+        tags = _tag_list(self._get_param("Tags"))
+        if tags:
+            self.backend.tag_resource(arn, tags)
+
+    def _location_body(self, location: Location) -> dict[str, Any]:
+        return {
+            "LocationArn": location.arn,
+            "LocationUri": location.uri,
+            "CreationTime": self.backend.created.get(location.arn, 0.0),
+        }
+
+    # -- S3 locations: normalized URI (s3://bucket/sub/) and tags ---------------------------------
+    def create_location_s3(self) -> str:
+        bucket_arn = self._get_param("S3BucketArn")
+        subdirectory = normalize_subdirectory(self._get_param("Subdirectory"))
+        metadata = {
+            "S3Config": self._get_param("S3Config"),
+            "S3BucketArn": bucket_arn,
+            "Subdirectory": subdirectory,
+            "S3StorageClass": self._get_param("S3StorageClass") or "STANDARD",
+        }
+        uri = f"s3://{bucket_arn.split(':')[-1]}{subdirectory}"
+        arn = self.backend.create_location(uri, metadata=metadata, typ="S3")
+        self._tag_new(arn)
+        return json.dumps({"LocationArn": arn})
+
+    def describe_location_s3(self) -> str:
+        location = self.backend._get_location(self._get_param("LocationArn"), typ="S3")
+        body = self._location_body(location)
+        body["S3Config"] = location.metadata["S3Config"]
+        body["S3StorageClass"] = location.metadata.get("S3StorageClass", "STANDARD")
+        return json.dumps(body)
+
+    # -- EFS locations ----------------------------------------------------------------------------
+    def create_location_efs(self) -> str:
+        fs_arn = self._get_param("EfsFilesystemArn")
+        if not fs_arn or "file-system/" not in fs_arn:
+            raise InvalidRequestException("EfsFilesystemArn must be an EFS file system ARN.")
+        file_system_id = fs_arn.rsplit("/", 1)[-1]
+        efs = efs_backends[self.current_account][self.region]
+        if file_system_id not in efs.file_systems_by_id:
+            raise InvalidRequestException(f"EFS file system {file_system_id} is not found.")
+        ec2_config = self._get_param("Ec2Config")
+        if not ec2_config or not ec2_config.get("SubnetArn"):
+            raise InvalidRequestException("Ec2Config.SubnetArn is required.")
+        subdirectory = normalize_subdirectory(self._get_param("Subdirectory"))
+        metadata = {
+            "EfsFilesystemArn": fs_arn,
+            "Ec2Config": ec2_config,
+            "Subdirectory": subdirectory,
+            "AccessPointArn": self._get_param("AccessPointArn"),
+            "FileSystemAccessRoleArn": self._get_param("FileSystemAccessRoleArn"),
+            "InTransitEncryption": self._get_param("InTransitEncryption"),
+        }
+        uri = f"efs://{self.region}.{file_system_id}{subdirectory}"
+        arn = self.backend.create_location(uri, metadata=metadata, typ="EFS")
+        self._tag_new(arn)
+        return json.dumps({"LocationArn": arn})
+
+    def describe_location_efs(self) -> str:
+        location = self.backend._get_location(self._get_param("LocationArn"), typ="EFS")
+        body = self._location_body(location)
+        body["Ec2Config"] = location.metadata["Ec2Config"]
+        for key in ("AccessPointArn", "FileSystemAccessRoleArn", "InTransitEncryption"):
+            if location.metadata.get(key):
+                body[key] = location.metadata[key]
+        return json.dumps(body)
+
+    # -- tags -------------------------------------------------------------------------------------
+    def list_tags_for_resource(self) -> str:
+        tags = self.backend.list_tags(self._get_param("ResourceArn"))
+        return json.dumps({"Tags": [{"Key": k, "Value": v} for k, v in sorted(tags.items())]})
+
+    def tag_resource(self) -> str:
+        self.backend.tag_resource(self._get_param("ResourceArn"), _tag_list(self._get_param("Tags")))
+        return "{}"
+
+    def untag_resource(self) -> str:
+        self.backend.untag_resource(self._get_param("ResourceArn"), self._get_param("Keys") or [])
+        return "{}"
+
+    # -- tasks --------------------------------------------------------------------------------------
+    def create_task(self) -> str:
+        body: str = super().create_task()
+        self._tag_new(json.loads(body)["TaskArn"])
+        return body
+
+    def update_task(self) -> str:
+        """UpdateTask changes only what it is given (moto's replaces everything)."""
+        task = self.backend._get_task(self._get_param("TaskArn"))
+        for key in ("CloudWatchLogGroupArn", "Options", "Excludes", "Schedule", "Includes"):
+            value = self._get_param(key)
+            if value is not None:
+                task.metadata[key] = value
+        if self._get_param("Name") is not None:
+            task.name = self._get_param("Name")
+        return "{}"
+
+    def describe_task(self) -> str:
+        task = self.backend._get_task(self._get_param("TaskArn"))
+        body: dict[str, Any] = {
+            "TaskArn": task.arn,
+            "Status": task.status,
+            "Name": task.name,
+            "SourceLocationArn": task.source_location_arn,
+            "DestinationLocationArn": task.destination_location_arn,
+            "Options": {**DEFAULT_OPTIONS, **(task.metadata.get("Options") or {})},
+            "Excludes": task.metadata.get("Excludes") or [],
+            "Includes": task.metadata.get("Includes") or [],
+            "CreationTime": self.backend.created.get(task.arn, 0.0),
+        }
+        for key in ("CloudWatchLogGroupArn", "Schedule"):
+            if task.metadata.get(key):
+                body[key] = task.metadata[key]
+        if task.current_task_execution_arn:
+            body["CurrentTaskExecutionArn"] = task.current_task_execution_arn
+        return json.dumps(body)
+
+    def start_task_execution(self) -> str:
+        arn = self.backend.start_task_execution(
+            self._get_param("TaskArn"), override_options=self._get_param("OverrideOptions")
+        )
+        return json.dumps({"TaskExecutionArn": arn})
+
+    def describe_task_execution(self) -> str:
+        execution = self.backend._get_task_execution(self._get_param("TaskExecutionArn"))
+        if isinstance(execution, TransferExecution):
+            return json.dumps(execution.describe())
+        return json.dumps({"TaskExecutionArn": execution.arn, "Status": execution.status})
+
+    def list_task_executions(self) -> str:
+        task_arn = self._get_param("TaskArn")
+        executions = [
+            {"TaskExecutionArn": arn, "Status": execution.status}
+            for arn, execution in self.backend.task_executions.items()
+            if not task_arn or execution.task_arn == task_arn
+        ]
+        return json.dumps({"TaskExecutions": executions})

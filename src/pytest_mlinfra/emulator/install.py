@@ -1,0 +1,43 @@
+"""Register the emulator's backend classes in moto's backend dicts (the one place moto is changed).
+
+moto serves each service from a module-level ``BackendDict`` that builds backends lazily from its
+``backend`` class. Pointing those at our subclasses (which add EFS storage, DataSync EFS
+locations, tags and transfers, a Docker-free Lambda invoke, IAM roles in the tagging API) is the
+supported extension point: moto's server, its Resource Groups Tagging API and its other
+services then see the extended backends without any moto function being patched. Idempotent;
+existing backends of those services are dropped once, at the first install, so every region is
+built from the new class.
+"""
+
+from __future__ import annotations
+
+import threading
+
+_lock = threading.Lock()
+_installed = False
+
+
+def install() -> None:
+    global _installed
+    with _lock:
+        if _installed:
+            return
+        from moto.awslambda.models import lambda_backends
+        from moto.datasync.models import datasync_backends
+        from moto.efs.models import efs_backends
+        from moto.iam.models import iam_backends
+
+        from pytest_mlinfra.emulator.datasync import TransferDataSyncBackend
+        from pytest_mlinfra.emulator.efs import StorageEFSBackend
+        from pytest_mlinfra.emulator.lambda_backend import RunningLambdaBackend
+        from pytest_mlinfra.emulator.tagging import TaggedIAMBackend
+
+        for backend_dict, cls in (
+            (efs_backends, StorageEFSBackend),
+            (datasync_backends, TransferDataSyncBackend),
+            (lambda_backends, RunningLambdaBackend),
+            (iam_backends, TaggedIAMBackend),
+        ):
+            backend_dict.backend = cls
+            backend_dict.clear()
+        _installed = True

@@ -1,0 +1,174 @@
+"""Lambda that runs the real handler: moto's Lambda backend with a Docker-free invoke.
+
+moto stores functions but drops ``FileSystemConfigs`` and needs Docker to invoke. Here functions
+keep their ``FileSystemConfigs`` (returned by GetFunction / GetFunctionConfiguration, so Terraform
+sees no diff) and ``Invoke`` runs the handler in a warm ``awslambdaric`` worker
+(:mod:`pytest_mlinfra.emulator.lambda_worker`) with the access point mounted at ``LocalMountPath``
+(:mod:`pytest_mlinfra.emulator.mounts`). ``RequestResponse``, ``Event`` (202, run in the background)
+and ``DryRun`` (204) are supported; errors come back as AWS returns them
+(``X-Amz-Function-Error: Unhandled`` and a payload with errorType/errorMessage/stackTrace).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from moto.awslambda.exceptions import InvalidParameterValueException, LambdaClientError
+from moto.awslambda.models import LambdaBackend, LambdaFunction
+from moto.efs.models import efs_backends
+
+from pytest_mlinfra.emulator import context, efs, mounts
+from pytest_mlinfra.emulator.lambda_report import tail
+from pytest_mlinfra.emulator.lambda_worker import Outcome, WorkerSpec
+from pytest_mlinfra.errors import MlinfraError
+
+
+class MountingLambdaFunction(LambdaFunction):
+    """A moto function that also keeps ``FileSystemConfigs``."""
+
+    file_system_configs: list[dict[str, str]]
+
+    def get_configuration(self, on_create: bool = False) -> dict[str, Any]:
+        config: dict[str, Any] = super().get_configuration(on_create)
+        if getattr(self, "file_system_configs", None):
+            config["FileSystemConfigs"] = self.file_system_configs
+        return config
+
+    def update_configuration(self, config_updates: dict[str, Any]) -> dict[str, Any]:
+        if "FileSystemConfigs" in config_updates:
+            self.file_system_configs = _check_file_system_configs(config_updates["FileSystemConfigs"])
+        result: dict[str, Any] = super().update_configuration(config_updates)
+        return result
+
+
+def _check_file_system_configs(configs: list[dict[str, str]] | None) -> list[dict[str, str]]:
+    for config in configs or []:
+        try:
+            mounts.check_mount_path(config.get("LocalMountPath", ""))
+        except MlinfraError as exc:
+            raise InvalidParameterValueException(str(exc)) from None
+        if not config.get("Arn", "").startswith("arn:") or ":access-point/" not in config.get("Arn", ""):
+            raise InvalidParameterValueException("FileSystemConfigs.Arn must be an EFS access point ARN.")
+    return list(configs or [])
+
+
+class RunningLambdaBackend(LambdaBackend):
+    """moto's Lambda backend whose ``invoke`` runs the handler through awslambdaric."""
+
+    @property
+    def _url_module(self) -> Any:
+        import moto.awslambda.urls
+
+        return moto.awslambda.urls
+
+    def create_function(self, spec: dict[str, Any]) -> LambdaFunction:
+        spec = dict(spec)
+        publish = bool(spec.pop("Publish", False))
+        configs = _check_file_system_configs(spec.pop("FileSystemConfigs", None))
+        function = super().create_function(spec)
+        # Same object, one more field (moto builds LambdaFunction itself, so we re-class it here).
+        setattr(function, "__class__", MountingLambdaFunction)  # noqa: B010
+        function.file_system_configs = configs  # type: ignore[attr-defined]
+        if publish:
+            published = self.publish_version(spec["FunctionName"])
+            if published is not None:
+                return published
+        return function
+
+    def invoke(
+        self, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any
+    ) -> bytes | None:
+        function = self.get_function(function_name, qualifier)
+        invocation_type = headers.get("X-Amz-Invocation-Type") or "RequestResponse"
+        response_headers["X-Amz-Executed-Version"] = str(function.version)
+        if invocation_type == "DryRun":
+            return b""
+        payload = body.encode() if isinstance(body, str) else (body or b"{}")
+        spec = self._worker_spec(function)
+        pool = context.current().pool
+        if invocation_type == "Event":
+            pool.submit(spec, payload, lambda outcome: self._log(function, outcome))
+            return b""
+        outcome = pool.invoke(spec, payload)
+        self._log(function, outcome)
+        if outcome.error:
+            response_headers["X-Amz-Function-Error"] = "Unhandled"
+        response_headers["x-amz-log-result"] = tail(outcome.log)
+        response_headers["Content-Length"] = str(len(outcome.payload))
+        return outcome.payload
+
+    def _worker_spec(self, function: LambdaFunction) -> WorkerSpec:
+        state = context.current()
+        task_root = _unpack(function, state.state_dir / "lambda")
+        return WorkerSpec(
+            function_name=function.function_name,
+            function_arn=function.function_arn,
+            version=str(function.version),
+            handler=function.handler or "lambda_function.handler",
+            runtime=function.run_time or "python3.11",
+            task_root=task_root,
+            memory_mb=int(function.memory_size),
+            timeout_s=float(function.timeout),
+            env=tuple(sorted((function.environment_vars or {}).items())),
+            mounts=tuple(self._mounts(function)),
+            region=self.region_name,
+            endpoint_url=state.endpoint_url,
+            log_dir=state.state_dir / "lambda-logs",
+        )
+
+    def _mounts(self, function: LambdaFunction) -> list[mounts.Mount]:
+        result = []
+        for config in getattr(function, "file_system_configs", None) or []:
+            arn = config.get("Arn", "")
+            access_point_id = arn.rsplit("/", 1)[-1]
+            backend = efs_backends[self.account_id][self.region_name]
+            access_point = backend.access_points.get(access_point_id)
+            if access_point is None:
+                raise LambdaClientError(
+                    "EFSMountFailureException",
+                    f"EFS access point {arn} of function {function.function_name} does not exist.",
+                )
+            host_dir = efs.create_root(access_point.file_system_id, access_point.root_directory)
+            identity = efs.access_point_identity(access_point.posix_user, access_point.root_directory)
+            result.append(mounts.Mount(host_dir, config["LocalMountPath"], identity))
+        return result
+
+    def _log(self, function: LambdaFunction, outcome: Outcome) -> None:
+        """Append the invocation's log to ``/aws/lambda/<name>`` when that log group exists."""
+        group = f"/aws/lambda/{function.function_name}"
+        logs = function.logs_backend
+        if group not in logs.groups:
+            return
+        stream = f"{function.version}-mlinfra"
+        try:
+            if stream not in logs.groups[group].streams:
+                logs.create_log_stream(group, stream)
+            now = int(time.time() * 1000)
+            events = [{"timestamp": now, "message": line} for line in outcome.log.splitlines() if line]
+            logs.put_log_events(group, stream, events)
+        except Exception:  # logs are a courtesy; never fail an invoke for them
+            pass
+
+
+def _unpack(function: LambdaFunction, root: Path) -> Path:
+    """The function's zip, unpacked once per code hash (the task root, like ``/var/task``)."""
+    code: bytes = getattr(function, "code_bytes", b"") or b""
+    digest = hashlib.sha256(code).hexdigest()[:16]
+    target: Path = root / str(function.function_name) / digest
+    if not target.exists():
+        partial = target.with_name(digest + ".partial")
+        partial.mkdir(parents=True, exist_ok=True)
+        try:
+            with zipfile.ZipFile(io.BytesIO(code)) as archive:
+                archive.extractall(partial)
+        except zipfile.BadZipFile:
+            raise InvalidParameterValueException(
+                f"The code of function {function.function_name} is not a zip archive."
+            ) from None
+        partial.rename(target)
+    return target

