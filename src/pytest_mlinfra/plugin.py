@@ -28,6 +28,7 @@ from pytest_mlinfra.terraform.stack import check_stack_dir
 from pytest_mlinfra.terraform.toolchain import Toolchain, find_terraform
 
 RUN_KEY = pytest.StashKey[Run]()
+MODEL_SOURCES = ("auto", "efs", "s3")
 LOOP_KEY = pytest.StashKey[float]()
 _BUDGET = "p50=250 p95=1000 p99=2000 cold=30000"
 MESSAGES_KEY = pytest.StashKey[list[str]]()
@@ -84,6 +85,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--mlinfra-port", type=int, default=0, help="port of the embedded AWS (default: a free one)"
     )
+    group.addoption(
+        "--mlinfra-model-source",
+        choices=MODEL_SOURCES,
+        default=None,
+        help="where the function reads the model: auto (EFS where the target has it), efs, s3",
+    )
+    parser.addini("mlinfra_model_source", "auto, efs or s3 (see --mlinfra-model-source)", default="auto")
     group.addoption(
         "--mlinfra-no-audit", action="store_true", default=False, help="skip the cost-tag audit of the stack"
     )
@@ -176,6 +184,7 @@ def settings_from_config(config: pytest.Config) -> Settings:
             get("--mlinfra-latency-budget") or config.getini("mlinfra_latency_budget")
         ),
         audit=not get("--mlinfra-no-audit"),
+        model_source=get("--mlinfra-model-source") or config.getini("mlinfra_model_source") or "auto",
         min_recall=float(get("--mlinfra-min-recall") or config.getini("mlinfra_min_recall")),
     )
 
@@ -189,6 +198,10 @@ def _check(settings: Settings) -> None:
     if settings.target not in TARGET_NAMES:
         raise MlinfraError(f"unknown target {settings.target!r}", f"use one of: {', '.join(TARGET_NAMES)}")
     check_stack_dir(settings.stack_dir)
+    if settings.model_source not in MODEL_SOURCES:
+        raise MlinfraError(
+            f"model source {settings.model_source!r} is unknown", f"use one of: {', '.join(MODEL_SOURCES)}"
+        )
     valueless = settings.untagged_required()
     if valueless:
         key = valueless[0]

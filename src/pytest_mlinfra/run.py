@@ -90,13 +90,25 @@ class Run:
             "lambda_runtime": s.runtime,
             "lambda_memory_mb": s.memory_mb,
             "lambda_timeout_s": s.timeout_s,
-            "enable_efs": self.target.capabilities.model_on_efs,
+            "enable_efs": self.model_on_efs(),
         }
         if s.handler_dir is not None:
             zip_path = self.workdir / "lambda.zip"
             build_zip(s.handler_dir, zip_path, include=s.package_include)
             variables["lambda_zip_path"] = str(zip_path)
         return variables
+
+    def model_on_efs(self) -> bool:
+        """Whether the function reads the model from EFS (synced by DataSync) or from S3."""
+        capable = self.target.capabilities.model_on_efs
+        if self.settings.model_source == "s3":
+            return False
+        if self.settings.model_source == "efs" and not capable:
+            raise MlinfraError(
+                f"the {self.target.name} target has no EFS/DataSync, so the model cannot be served from EFS",
+                "use --mlinfra-model-source=auto or s3, or a target with EFS and DataSync",
+            )
+        return capable
 
     def deploy(self, stack_dir: Path | None = None) -> Stack:
         """Start the target, then init and apply the stack; destroys what it made if apply fails."""

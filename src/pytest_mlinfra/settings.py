@@ -60,6 +60,7 @@ class Settings:
     latency_budgets: dict[str, float] = field(default_factory=dict)
     min_recall: float = 0.9
     audit: bool = True
+    model_source: str = "auto"  # auto (EFS where the target has it) | efs | s3
     run_id: str = field(default_factory=new_run_id)
     runs_dir: Path | None = None
 

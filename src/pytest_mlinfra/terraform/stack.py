@@ -131,6 +131,13 @@ class Stack:
         (self.tfdir / VARS_FILE).write_text(json.dumps(values, indent=2, sort_keys=True) + "\n")
 
     def declared_variables(self) -> set[str]:
+        return self._declared("variable")
+
+    def declared_outputs(self) -> set[str]:
+        return self._declared("output")
+
+    def _declared(self, block_type: str) -> set[str]:
+        """Names of the stack's ``variable`` or ``output`` blocks."""
         import hcl2
 
         names: set[str] = set()
@@ -139,7 +146,7 @@ class Stack:
                 parsed = hcl2.loads(tf_file.read_text())
             except Exception:
                 continue  # `terraform init` reports syntax errors with better messages
-            for block in parsed.get("variable", []):
+            for block in parsed.get(block_type, []):
                 names.update(name.strip('"') for name in block)
         return names
 
@@ -183,8 +190,17 @@ class Stack:
         return self.outputs
 
     def read_outputs(self) -> dict[str, Any]:
+        """Output values; outputs that are null (which ``terraform output`` omits) map to None."""
         raw = self._run("output", lambda tf: tf.output())
-        return {name: raw[name] for name in raw}
+        values: dict[str, Any] = dict.fromkeys(self.declared_outputs())
+        values.update({name: raw[name] for name in raw})
+        return values
+
+    def validate(self) -> list[str]:
+        """``terraform validate``: the error summaries (empty when the configuration is valid)."""
+        raw = self._run("validate", lambda tf: tf.execute_command("validate", "-json", "-no-color").out)
+        report = json.loads(raw)
+        return [d["summary"] for d in report.get("diagnostics", []) if d.get("severity") == "error"]
 
     def state_json(self) -> dict[str, Any]:
         """``terraform show -json`` of the current state (what the cost-tag audit reads)."""

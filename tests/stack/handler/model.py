@@ -1,0 +1,25 @@
+"""Reports which model file the function sees: from its EFS mount, or fetched from S3 at cold start."""
+
+import hashlib
+import os
+from urllib.parse import urlparse
+
+
+def _model_path():
+    model_dir = os.environ.get("MODEL_DIR", "/mnt/shared-storage")
+    path = os.path.join(model_dir, "model.pt")
+    source = os.environ.get("MODEL_S3_URI")
+    if source and not os.path.exists(path):
+        import boto3
+
+        url = urlparse(source)
+        os.makedirs(model_dir, exist_ok=True)
+        boto3.client("s3").download_file(url.netloc, url.path.lstrip("/"), path)
+    return path
+
+
+def predict(event, context):
+    path = _model_path()
+    with open(path, "rb") as handle:
+        digest = hashlib.sha256(handle.read()).hexdigest()
+    return {"path": path, "sha256": digest, "from_s3": bool(os.environ.get("MODEL_S3_URI"))}
