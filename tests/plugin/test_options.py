@@ -17,7 +17,7 @@ def test_header_names_target_terraform_provider_and_stack(pytester: pytest.Pytes
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
         [
-            "mlinfra: target local (embedded moto server on 127.0.0.1, started on demand, us-east-1); run id r*",
+            "mlinfra: target local (embedded moto server on 127.0.0.1, started on demand, *); run id r*",
             "mlinfra: terraform * (Terraform *, *)",
             "mlinfra: provider hashicorp/aws *",
             "mlinfra: stack *fixtures_tf",

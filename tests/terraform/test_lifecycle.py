@@ -6,7 +6,11 @@ the real emulator server. Slow-ish (seconds per apply), so kept to the cases tha
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -82,15 +86,18 @@ def test_failing_test_still_destroys(pytester: pytest.Pytester, small_stack: Pat
     pytester.makepyfile(
         "def test_fails(mlinfra_stack):\n    assert mlinfra_stack.outputs['bucket_name'] == 'nope'\n"
     )
-    result = pytester.runpytest(f"--mlinfra-stack={small_stack}")
-    result.assert_outcomes(failed=1)
+    result = pytester.runpytest(f"--mlinfra-stack={small_stack}", "--junitxml=junit.xml")
+    result.assert_outcomes(failed=1, passed=1)  # the test, and the cost-tag audit item
     result.stdout.fnmatch_lines(["*mlinfra*", "*destroy*"])
     assert (pytester.path / "after_teardown.json").read_text() == "[]"
+    junit = (pytester.path / "junit.xml").read_text()
+    for stage in ("apply", "tests", "destroy", "total"):
+        assert f'<property name="mlinfra.stage.{stage}_s" value="' in junit
 
 
 def test_keep_skips_destroy_and_says_so(pytester: pytest.Pytester, small_stack: Path) -> None:
     pytester.makepyfile("def test_ok(mlinfra_stack):\n    assert mlinfra_stack.outputs['bucket_name']\n")
-    result = pytester.runpytest(f"--mlinfra-stack={small_stack}", "--mlinfra-keep")
+    result = pytester.runpytest(f"--mlinfra-stack={small_stack}", "--mlinfra-keep", "--mlinfra-no-audit")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["--mlinfra-keep: stack kept in */stack; the embedded AWS stops*"])
     assert "destroy " not in result.stdout.str()
@@ -119,3 +126,40 @@ def test_cost_tag_findings_fail_one_dedicated_item(pytester: pytest.Pytester) ->
             "FAILED ::mlinfra-cost-tags*",
         ]
     )
+
+
+def test_ctrl_c_still_destroys(pytester: pytest.Pytester, small_stack: Path) -> None:
+    ready = pytester.path / "ready"
+    pytester.makepyfile(
+        f"""
+        import pathlib, time
+
+        def test_waits(mlinfra_stack):
+            pathlib.Path({str(ready)!r}).write_text(mlinfra_stack.outputs["bucket_name"])
+            time.sleep(120)
+        """
+    )
+    runs = pytester.path / "cache" / "runs"
+    env = {**os.environ, "MLINFRA_CACHE_DIR": str(pytester.path / "cache")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", f"--mlinfra-stack={small_stack}", "-p", "no:cacheprovider"],
+        cwd=pytester.path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not ready.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, "the stack never came up"
+            time.sleep(0.2)
+        assert [p.name for p in runs.iterdir()], "the run work dir exists while deployed"
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED
+    assert "KeyboardInterrupt" in output
+    assert "destroy" in output, output
+    assert list(runs.iterdir()) == [], "destroy succeeded and removed the run work dir"

@@ -5,16 +5,22 @@ import os
 from urllib.parse import urlparse
 
 
+_fetched = False
+
+
 def _model_path():
+    """The model file; fetched from S3 once per process when the stack says so (no EFS)."""
+    global _fetched
     model_dir = os.environ.get("MODEL_DIR", "/mnt/shared-storage")
     path = os.path.join(model_dir, "model.pt")
     source = os.environ.get("MODEL_S3_URI")
-    if source and not os.path.exists(path):
+    if source and not _fetched:
         import boto3
 
         url = urlparse(source)
         os.makedirs(model_dir, exist_ok=True)
         boto3.client("s3").download_file(url.netloc, url.path.lstrip("/"), path)
+        _fetched = True
     return path
 
 

@@ -1,0 +1,39 @@
+"""Run-level behaviour that needs no deployment: keep messages, model source, target choice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_mlinfra.errors import MlinfraError
+from pytest_mlinfra.run import Run, make_target
+from pytest_mlinfra.settings import Settings
+from pytest_mlinfra.terraform.stack import Stack
+from pytest_mlinfra.terraform.toolchain import Toolchain, find_terraform
+
+
+def _stack(tmp_path: Path) -> Stack:
+    return Stack(tmp_path / "src", tmp_path / "run", Toolchain(find_terraform(), root=tmp_path), variables={})
+
+
+def test_keep_on_a_remote_target_prints_the_exact_destroy_command(tmp_path: Path) -> None:
+    run = Run(Settings(target="localstack", keep=True, runs_dir=tmp_path))
+    message = run.keep_message(_stack(tmp_path))
+    assert message.startswith("--mlinfra-keep: stack left deployed; destroy it later with: cd ")
+    assert f"{tmp_path / 'run' / 'stack'} && " in message
+    assert "TF_CLI_CONFIG_FILE=" in message and message.endswith("destroy -auto-approve")
+
+
+def test_model_source_s3_and_efs_requirements(tmp_path: Path) -> None:
+    run = Run(Settings(target="localstack", model_source="efs", runs_dir=tmp_path))
+    run.target.health = {"services": {"s3": "running", "lambda": "running", "efs": "disabled"}}  # type: ignore[attr-defined]
+    with pytest.raises(MlinfraError, match="has no EFS/DataSync"):
+        run.model_on_efs()
+    assert Run(Settings(model_source="s3", runs_dir=tmp_path)).model_on_efs() is False
+
+
+def test_targets_are_built_by_name(tmp_path: Path) -> None:
+    assert make_target(Settings(target="aws"), tmp_path).name == "aws"
+    with pytest.raises(MlinfraError, match="unknown target 'gcp'"):
+        make_target(Settings(target="gcp"), tmp_path)
