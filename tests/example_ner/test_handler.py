@@ -116,16 +116,24 @@ def test_api_gateway_events_are_unwrapped_and_wrapped(predict: Any) -> None:
     body = json.dumps({"text": "Tom Cruise is overrated"})
     plain = predict({"text": "Tom Cruise is overrated"})
     for event in (
-        {"body": body, "httpMethod": "POST"},
+        {"body": body, "httpMethod": "POST", "requestContext": {"stage": "prod"}},
         {"body": base64.b64encode(body.encode()).decode(), "isBase64Encoded": True, "requestContext": {}},
     ):
         response = predict(event)
         assert response["statusCode"] == 200
         assert response["headers"]["Content-Type"] == "application/json"
         assert json.loads(response["body"]) == plain
-    bad = predict({"body": "{not json", "httpMethod": "POST"})
+    bad = predict({"body": "{not json", "requestContext": {}})
     assert bad["statusCode"] == 400
     assert json.loads(bad["body"])["error"]["type"] == "InvalidJSON"
+
+
+def test_bare_body_events_get_plain_responses(predict: Any) -> None:
+    body = json.dumps({"texts": ["Tom Cruise is overrated"]})
+    assert predict({"body": body}) == predict({"texts": ["Tom Cruise is overrated"]})
+    assert predict({"body": "{not json", "httpMethod": "POST"})["error"]["type"] == "InvalidJSON"
+    assert predict({"body": "hello"})["error"]["type"] == "InvalidJSON"
+    assert predict({"body": None})["error"]["type"] == "InvalidRequest"
 
 
 def test_sns_events_are_unwrapped(predict: Any) -> None:

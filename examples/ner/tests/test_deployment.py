@@ -30,7 +30,12 @@ def test_model_bytes_arrived_intact(mlinfra_model):
 
 def test_tom_cruise_is_a_celebrity(ner_predictor):
     (entity,) = ner_predictor("Tom Cruise is overrated")
-    assert (entity["text"], entity["label"], entity["start"], entity["end"]) == ("Tom Cruise", "Celebrity", 0, 10)
+    assert (entity["text"], entity["label"], entity["start"], entity["end"]) == (
+        "Tom Cruise",
+        "Celebrity",
+        0,
+        10,
+    )
     assert 0.8 <= entity["confidence"] <= 1.0
 
 
