@@ -46,6 +46,18 @@ class _ServiceFailed(Exception):
     """A whole listing call failed in a way that leaves its resources undecidable."""
 
 
+class _ServiceAbsent(_ServiceFailed):
+    """The endpoint has no such service (HTTP 501, e.g. EFS/DataSync on LocalStack Community)."""
+
+
+def _failed(exc: Exception, service: str) -> _ServiceFailed:
+    from botocore.exceptions import ClientError
+
+    if isinstance(exc, ClientError) and exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 501:
+        return _ServiceAbsent(_reason(exc, service))
+    return _ServiceFailed(_reason(exc, service))
+
+
 def audit_live(
     client_factory: ClientFactory,
     regions: Sequence[str],
@@ -108,6 +120,8 @@ def _guard(
     """Run one collector; a failure of the whole service becomes one ``undecidable`` finding."""
     try:
         return dict(collect())
+    except _ServiceAbsent:
+        return {}  # nothing can be deployed to a service the endpoint does not have
     except _ServiceFailed as exc:
         findings.append(
             Finding(
@@ -160,7 +174,7 @@ def _call(service: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
     try:
         return fn(**kwargs)
     except (ClientError, BotoCoreError) as exc:
-        raise _ServiceFailed(_reason(exc, service)) from None
+        raise _failed(exc, service) from None
 
 
 def _read_tags(service: str, fn: Callable[[], dict[str, str]]) -> _Tags:
@@ -180,7 +194,7 @@ def _pages(service: str, client: Any, operation: str, **kwargs: Any) -> Iterator
     try:
         yield from client.get_paginator(operation).paginate(**kwargs)
     except (ClientError, BotoCoreError) as exc:
-        raise _ServiceFailed(_reason(exc, service)) from None
+        raise _failed(exc, service) from None
 
 
 def _pairs(items: Iterable[Mapping[str, Any]] | None) -> dict[str, str]:

@@ -141,8 +141,12 @@ class LambdaWorker:
                 start_new_session=True,
             )
 
-    def invoke(self, payload: bytes, request_id: str | None = None) -> Outcome:
-        """Run one invocation to its end (result, error, crash or timeout); one at a time per worker."""
+    def invoke(
+        self, payload: bytes, request_id: str | None = None, invoked_arn: str | None = None
+    ) -> Outcome:
+        """Run one invocation to its end (result, error, crash or timeout); one at a time per worker.
+
+        ``invoked_arn`` is the ARN the caller used (the context's ``invoked_function_arn``)."""
         with self._lock:
             if self._proc is None:
                 self.start()
@@ -151,7 +155,7 @@ class LambdaWorker:
             cold, self._cold = self._cold, False
             started = time.monotonic()
             invocation = Invocation(
-                request_id, payload, int(self.spec.timeout_s * 1000), self.spec.function_arn
+                request_id, payload, int(self.spec.timeout_s * 1000), invoked_arn or self.spec.function_arn
             )
             self._channel.pending.put(invocation)
             outcome = self._wait(invocation, started + max(INIT_LIMIT_S, self.spec.timeout_s))

@@ -34,4 +34,11 @@ LAMBDA_PYTHON_ENV = "MLINFRA_LAMBDA_PYTHON"
 # Where EFS storage and Lambda logs go; default: <LocalStack tmp dir>/mlinfra.
 STATE_DIR_ENV = "MLINFRA_LOCALSTACK_STATE_DIR"
 
-__all__ = ["EXECUTOR_ENV", "LAMBDA_PYTHON_ENV", "PLUGIN_ENV", "PROVIDER_NAME", "SERVICES_ENV", "STATE_DIR_ENV"]
+__all__ = [
+    "EXECUTOR_ENV",
+    "LAMBDA_PYTHON_ENV",
+    "PLUGIN_ENV",
+    "PROVIDER_NAME",
+    "SERVICES_ENV",
+    "STATE_DIR_ENV",
+]

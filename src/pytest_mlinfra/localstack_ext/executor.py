@@ -108,7 +108,7 @@ class MlinfraRuntimeExecutor(RuntimeExecutor):  # type: ignore[misc]
         if worker is None:
             raise LambdaRuntimeException(f"execution environment {self.id} is stopped")
         request_id = payload["invoke-id"]
-        outcome = worker.invoke(payload["payload"].encode(), request_id)
+        outcome = worker.invoke(payload["payload"].encode(), request_id, payload.get("invoked-function-arn"))
         return InvocationResult(request_id, outcome.payload, outcome.error, outcome.log)
 
     def get_logs(self) -> str:

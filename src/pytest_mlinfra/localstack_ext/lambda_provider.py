@@ -83,7 +83,9 @@ class MountingLambdaProvider(LambdaProvider):  # type: ignore[misc]
         self._show(key, response)
         return response
 
-    def get_function(self, context: RequestContext, function_name: str, qualifier: Any = None, **kwargs: Any) -> Any:
+    def get_function(
+        self, context: RequestContext, function_name: str, qualifier: Any = None, **kwargs: Any
+    ) -> Any:
         response = super().get_function(context, function_name, qualifier, **kwargs)
         self._show(_key(context, function_name), response["Configuration"])
         return response

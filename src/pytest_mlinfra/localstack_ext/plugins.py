@@ -41,17 +41,17 @@ def _moto_service(name: str) -> Service:
     return Service.for_provider(_MotoBacked(name), dispatch_table_factory=_to_moto)
 
 
-@aws_provider(api="efs", name=PROVIDER_NAME)  # type: ignore[misc]
+@aws_provider(api="efs", name=PROVIDER_NAME)  # type: ignore[untyped-decorator,unused-ignore]
 def efs() -> Service:
     return _moto_service("efs")
 
 
-@aws_provider(api="datasync", name=PROVIDER_NAME)  # type: ignore[misc]
+@aws_provider(api="datasync", name=PROVIDER_NAME)  # type: ignore[untyped-decorator,unused-ignore]
 def datasync() -> Service:
     return _moto_service("datasync")
 
 
-@aws_provider(api="lambda", name=PROVIDER_NAME)  # type: ignore[misc]
+@aws_provider(api="lambda", name=PROVIDER_NAME)  # type: ignore[untyped-decorator,unused-ignore]
 def lambda_() -> Service:
     from pytest_mlinfra.localstack_ext.lambda_provider import MountingLambdaProvider
 

@@ -16,7 +16,8 @@ from typing import Any
 from pytest_mlinfra.errors import MlinfraError
 from pytest_mlinfra.targets.base import Capabilities, Target
 
-REQUIRED_SERVICES = ("s3", "lambda", "iam", "sts")
+# The stack always creates a bucket, a role, a function and its log group; EFS/DataSync need EC2 too.
+REQUIRED_SERVICES = ("s3", "lambda", "iam", "sts", "logs")
 _UP = {"available", "running"}
 
 
@@ -51,15 +52,22 @@ class LocalStackTarget(Target):
         return str(self.health.get("edition", "unknown"))
 
     @property
+    def version(self) -> str:
+        return str(self.health.get("version", "unknown"))
+
+    @property
     def capabilities(self) -> Capabilities:
         up = {name for name, state in self.services.items() if state in _UP}
-        return Capabilities(efs="efs" in up, datasync="datasync" in up)
+        vpc = "ec2" in up  # the function and the mount targets live in a VPC
+        return Capabilities(efs="efs" in up and vpc, datasync="datasync" in up and vpc)
+
+    def _read_health(self) -> None:
+        with urllib.request.urlopen(f"{self._endpoint}/_localstack/health", timeout=5) as response:
+            self.health = json.loads(response.read())
 
     def start(self) -> None:
-        url = f"{self._endpoint}/_localstack/health"
         try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                self.health = json.loads(response.read())
+            self._read_health()
         except (urllib.error.URLError, OSError, ValueError) as exc:
             reason = getattr(exc, "reason", exc)
             raise MlinfraError(
@@ -75,11 +83,18 @@ class LocalStackTarget(Target):
             )
 
     def describe(self) -> str:
+        """The header line: asks LocalStack (once) which edition answers and what it offers."""
         if not self.health:
-            return f"localstack ({self._endpoint}, {self.region}; not contacted yet)"
+            try:
+                self._read_health()
+            except (urllib.error.URLError, OSError, ValueError):
+                return f"localstack ({self._endpoint}, {self.region}; not answering yet)"
         model_path = (
             "EFS via DataSync" if self.capabilities.model_on_efs else "S3 at cold start (no EFS/DataSync)"
         )
+        # Host mode reports edition "unknown"; the Docker image says "community" or "pro".
+        edition = "host mode" if self.edition == "unknown" else f"{self.edition} edition"
         return (
-            f"localstack ({self._endpoint}, {self.edition} edition, {self.region}; model from {model_path})"
+            f"localstack ({self._endpoint}, LocalStack {self.version} {edition}, {self.region}; "
+            f"model from {model_path})"
         )

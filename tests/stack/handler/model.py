@@ -4,7 +4,6 @@ import hashlib
 import os
 from urllib.parse import urlparse
 
-
 _fetched = False
 
 
