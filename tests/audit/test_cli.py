@@ -14,7 +14,7 @@ import pytest
 
 from pytest_mlinfra.audit.cli import main
 from pytest_mlinfra.emulator import EmbeddedAWS
-from pytest_mlinfra.emulator.server import free_port
+from pytest_mlinfra.ports import free_port
 
 DATA = Path(__file__).parent / "data"
 BLOGPOST = DATA / "blogpost"

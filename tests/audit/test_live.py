@@ -19,8 +19,8 @@ from botocore.config import Config
 
 from pytest_mlinfra.audit import Finding, Policy, audit_live
 from pytest_mlinfra.emulator import EmbeddedAWS
-from pytest_mlinfra.emulator.server import free_port
 from pytest_mlinfra.errors import MlinfraError
+from pytest_mlinfra.ports import free_port
 
 REGIONS = ["us-east-1", "eu-west-1"]
 Factory = Callable[[str, str], Any]

@@ -15,8 +15,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from pytest_mlinfra.emulator import EmbeddedAWS, mounts
-from pytest_mlinfra.emulator.server import free_port
 from pytest_mlinfra.errors import MlinfraError
+from pytest_mlinfra.ports import free_port
 
 from .conftest import unique
 

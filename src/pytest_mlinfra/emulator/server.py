@@ -11,7 +11,6 @@ one, and each stops only the Lambda workers it started. moto's state is reset wh
 from __future__ import annotations
 
 import shutil
-import socket
 import tempfile
 import threading
 from pathlib import Path
@@ -19,23 +18,7 @@ from types import TracebackType
 from typing import Any
 
 from pytest_mlinfra.errors import MlinfraError
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port nobody listens on right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def _port_taken(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return True
-    return False
+from pytest_mlinfra.ports import check_port_free
 
 
 class EmbeddedAWS:
@@ -75,11 +58,8 @@ class EmbeddedAWS:
         from pytest_mlinfra.emulator.install import install
         from pytest_mlinfra.emulator.lambda_pool import WorkerPool
 
-        if self.port and _port_taken(self.host, self.port):
-            raise MlinfraError(
-                f"port {self.port} on {self.host} is already taken",
-                "pick another port, or 0 for a free one",
-            )
+        if self.port:
+            check_port_free(self.host, self.port)
         install()
         self.state_dir.mkdir(parents=True, exist_ok=True)
 
