@@ -4,10 +4,12 @@ data "aws_availability_zones" "available" {
   state = "available"
 }
 
+# DNS hostnames stay off (the AWS default): Lambda and DataSync reach the EFS mount targets through
+# their own network interfaces in the subnets, not by DNS name. (Turning them on also costs a fixed
+# 10 s wait in provider 3.x after ModifyVpcAttribute.)
 resource "aws_vpc" "this" {
-  cidr_block           = var.vpc_cidr
-  enable_dns_support   = true
-  enable_dns_hostnames = true # EFS mount targets are reached by DNS name
+  cidr_block         = var.vpc_cidr
+  enable_dns_support = true
 
   tags = {
     Name = "${var.name_prefix}-vpc"
