@@ -163,3 +163,20 @@ def test_ctrl_c_still_destroys(pytester: pytest.Pytester, small_stack: Path) -> 
     assert "KeyboardInterrupt" in output
     assert "destroy" in output, output
     assert list(runs.iterdir()) == [], "destroy succeeded and removed the run work dir"
+
+
+def test_provider_that_cannot_be_installed_stops_the_session(
+    pytester: pytest.Pytester, small_stack: Path
+) -> None:
+    stack = pytester.mkdir("stack")
+    (stack / "main.tf").write_text(
+        (small_stack / "main.tf").read_text().replace('version = ">= 3.39"', 'version = ">= 99.0"')
+    )
+    pytester.makepyfile("def test_one(mlinfra_stack):\n    pass\n\ndef test_two(mlinfra_stack):\n    pass\n")
+    result = pytester.runpytest(f"--mlinfra-stack={stack}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    output = result.stdout.lines + result.stderr.lines
+    lines = [line for line in output if "mlinfra: terraform init failed" in line]
+    assert len(lines) == 1, result.stdout.str()
+    assert "Failed to query available provider packages" in lines[0]
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()

@@ -44,13 +44,14 @@ def check_stack_dir(stack_dir: Path) -> None:
 
 
 def _first_error_line(text: str) -> str:
-    """The line of Terraform output a user needs: the first 'Error: ...'."""
-    for line in text.splitlines():
-        stripped = line.strip(" │╷╵")
-        if stripped.startswith("Error:"):
-            return stripped
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else "no output"
+    """The line of Terraform output a user needs: the first 'Error: ...' and its first detail line."""
+    lines = [line.strip(" │╷╵") for line in text.splitlines()]
+    for index, line in enumerate(lines):
+        if line.startswith("Error:"):
+            detail = next((d for d in lines[index + 1 : index + 4] if d and not d.startswith("with ")), "")
+            return f"{line} ({detail.rstrip('.:')})" if detail else line
+    meaningful = [line for line in lines if line]
+    return meaningful[-1] if meaningful else "no output"
 
 
 @dataclass
