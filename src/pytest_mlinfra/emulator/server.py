@@ -10,6 +10,7 @@ one, and each stops only the Lambda workers it started. moto's state is reset wh
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import tempfile
 import threading
@@ -33,7 +34,9 @@ class EmbeddedAWS:
         self.host = host
         self.port = port
         self._owns_state_dir = not state_dir
-        self.state_dir = Path(state_dir) if state_dir else Path(tempfile.mkdtemp(prefix="mlinfra-aws-"))
+        # Created by start() (not here), so an emulator that never starts leaves nothing behind.
+        own = Path(tempfile.gettempdir()) / f"mlinfra-aws-{secrets.token_hex(6)}"
+        self.state_dir = Path(state_dir) if state_dir else own
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._state: Any = None
@@ -61,7 +64,7 @@ class EmbeddedAWS:
         if self.port:
             check_port_free(self.host, self.port)
         install()
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
 
         class QuietHandler(MotoRequestHandler):
             def log_request(self, *args: Any) -> None:  # one line per request drowns test output
