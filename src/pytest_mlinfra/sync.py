@@ -57,13 +57,18 @@ class ModelSync:
     poll_s: float = 0.05
     max_poll_s: float = 2.0
 
+    @property
+    def location(self) -> tuple[str, str]:
+        """(bucket, key) the model is uploaded to, from the stack's outputs."""
+        return str(self.outputs["bucket_name"]), f"{str(self.outputs['model_key']).strip('/')}/{MODEL_FILE}"
+
     def upload(self, artifact: Path) -> tuple[str, str]:
         if not artifact.is_file():
             raise MlinfraError(
                 f"model artifact {artifact} does not exist", "train it or point --mlinfra-model at it"
             )
         digest = sha256_file(artifact)
-        bucket, key = self.outputs["bucket_name"], f"{str(self.outputs['model_key']).strip('/')}/{MODEL_FILE}"
+        bucket, key = self.location
         with open(artifact, "rb") as body:
             self.client("s3").put_object(
                 Bucket=bucket,
@@ -106,9 +111,8 @@ class ModelSync:
         s3_uri, digest = self.upload(artifact)
         size = artifact.stat().st_size
         if not self.outputs.get("datasync_task_arn"):
-            head = self.client("s3").head_object(
-                Bucket=s3_uri.split("/")[2], Key=s3_uri.split("/", 3)[3], ChecksumMode="ENABLED"
-            )
+            bucket, key = self.location
+            head = self.client("s3").head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
             if head["ContentLength"] != size:
                 raise MlinfraError(f"the model on {s3_uri} has {head['ContentLength']} bytes, not {size}")
             return SyncedModel(s3_uri, digest, size, on_efs=False, verified_by="S3 object size and checksum")

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import hcl2
-
 from pytest_mlinfra.errors import MlinfraError
+from pytest_mlinfra.terraform.hcl import blocks
 
 OVERRIDE_FILE = "zz_mlinfra_override.tf.json"
 PROVIDER_FILE = "zz_mlinfra_provider.tf.json"
@@ -77,19 +76,11 @@ class ProviderSchema:
 def aws_provider_aliases(stack_dir: Path) -> list[str | None]:
     """The aliases of the stack's ``provider "aws"`` blocks (``None`` = the default one)."""
     aliases: list[str | None] = []
-    for tf_file in sorted(stack_dir.glob("*.tf")):
-        try:
-            parsed = hcl2.loads(tf_file.read_text())
-        except Exception as exc:
-            raise MlinfraError(
-                f"cannot parse {tf_file}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
-                "fix the HCL syntax (terraform validate shows where)",
-            ) from None
-        for provider_block in parsed.get("provider", []):
-            for name, body in provider_block.items():
-                if name.strip('"') == "aws":
-                    alias = body.get("alias") if isinstance(body, dict) else None
-                    aliases.append(alias.strip('"') if isinstance(alias, str) else None)
+    for provider_block in blocks(stack_dir, "provider"):
+        for name, body in provider_block.items():
+            if name.strip('"') == "aws":
+                alias = body.get("alias") if isinstance(body, dict) else None
+                aliases.append(alias.strip('"') if isinstance(alias, str) else None)
     return aliases
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import tftest
 
 from pytest_mlinfra.errors import MlinfraError
+from pytest_mlinfra.terraform.hcl import block_names
 from pytest_mlinfra.terraform.override import EmulatorEndpoint, ProviderSchema, write_override
 from pytest_mlinfra.terraform.toolchain import AWS_PROVIDER, Toolchain
 
@@ -132,24 +133,10 @@ class Stack:
         (self.tfdir / VARS_FILE).write_text(json.dumps(values, indent=2, sort_keys=True) + "\n")
 
     def declared_variables(self) -> set[str]:
-        return self._declared("variable")
+        return block_names(self.tfdir, "variable")
 
     def declared_outputs(self) -> set[str]:
-        return self._declared("output")
-
-    def _declared(self, block_type: str) -> set[str]:
-        """Names of the stack's ``variable`` or ``output`` blocks."""
-        import hcl2
-
-        names: set[str] = set()
-        for tf_file in self.tfdir.glob("*.tf"):
-            try:
-                parsed = hcl2.loads(tf_file.read_text())
-            except Exception:
-                continue  # `terraform init` reports syntax errors with better messages
-            for block in parsed.get(block_type, []):
-                names.update(name.strip('"') for name in block)
-        return names
+        return block_names(self.tfdir, "output")
 
     def init(self) -> None:
         with self.toolchain.plugin_cache_lock():
