@@ -31,7 +31,10 @@ def test_text() -> None:
 
 def test_json() -> None:
     doc = json.loads(render(FINDINGS, "json"))
-    assert doc["summary"] == {"total": 3, "missing": 1, "bad-value": 1, "not-taggable": 1, "undecidable": 0}
+    assert doc["summary"] == {
+        "total": 3, "missing": 1, "bad-value": 1, "not-taggable": 1, "undecidable": 0,
+        "unknown-type": 0, "drift": 0, "orphan": 0,
+    }  # fmt: skip
     first = doc["findings"][0]
     assert {"address", "kind", "keys", "resource_type", "message", "source"} <= set(first)
     assert {(f["address"], f["kind"], tuple(f["keys"])) for f in doc["findings"]} == {

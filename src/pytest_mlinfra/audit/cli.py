@@ -19,6 +19,7 @@ from pytest_mlinfra.audit.policy import SECTION, Policy
 from pytest_mlinfra.audit.render import FORMATS, render
 from pytest_mlinfra.audit.static import audit_hcl
 from pytest_mlinfra.audit.taggable import Taggable, load_taggable, schema_from_terraform
+from pytest_mlinfra.audit.variables import environment_variables, load_var_file, parse_var_option
 from pytest_mlinfra.errors import MlinfraError
 
 PROG = "mlinfra-audit"
@@ -45,6 +46,23 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--endpoint-url", help="--live: AWS endpoint (an emulator such as moto or LocalStack)"
     )
+    parser.add_argument(
+        "--var",
+        dest="var_sources",
+        action="append",
+        type=lambda item: ("var", item),
+        default=[],
+        metavar="NAME=VALUE",
+        help="a root module variable, as terraform -var (repeatable; maps/lists as HCL or JSON)",
+    )
+    parser.add_argument(
+        "--var-file",
+        dest="var_sources",
+        action="append",
+        type=lambda item: ("file", item),
+        metavar="FILE",
+        help="a .tfvars or .tfvars.json file, as terraform -var-file (repeatable; later wins)",
+    )
     parser.add_argument("--require", help="required tag keys, comma-separated (default: Name,Environment)")
     parser.add_argument("--config", type=Path, help=f"pyproject.toml with a [tool.{SECTION}] section")
     parser.add_argument("--schema", type=Path, help="`terraform providers schema -json` output")
@@ -64,9 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         sys.stderr.write(f"{PROG}: error: give a PATH (Terraform directory or plan/state JSON) or --live\n")
         return 2
+    notes: list[str] = []
     try:
-        findings = _run(args)
-        report = render(findings, args.format)
+        findings = _run(args, notes)
+        report = render(findings, args.format, notes)
         if args.output:
             try:
                 args.output.write_text(report, "utf-8")
@@ -153,12 +172,25 @@ def _client_factory(endpoint_url: str | None) -> ClientFactory:
     )
 
     def factory(service: str, region: str) -> Any:
-        return session.client(service, region_name=region, endpoint_url=endpoint_url, config=config)
+        make_client: Any = session.client  # the service name is a plain str here, not a stub Literal
+        return make_client(service, region_name=region, endpoint_url=endpoint_url, config=config)
 
     return factory
 
 
-def _run(args: argparse.Namespace) -> list[Finding]:
+def _variables(sources: list[tuple[str, str]]) -> dict[str, Any]:
+    """``--var``/``--var-file`` in command-line order, later ones winning, as Terraform reads them."""
+    values: dict[str, Any] = {}
+    for kind, item in sources:
+        if kind == "var":
+            name, raw = parse_var_option(item)
+            values[name] = raw
+        else:
+            values.update(load_var_file(Path(item)))
+    return values
+
+
+def _run(args: argparse.Namespace, notes: list[str]) -> list[Finding]:
     policy = _policy(args)
     findings: list[Finding] = []
     if args.path is not None:
@@ -169,8 +201,15 @@ def _run(args: argparse.Namespace) -> list[Finding]:
             )
         taggable = _taggable(args)
         if path.is_dir() or path.suffix == ".tf":
-            findings += audit_hcl(path, policy, taggable)
+            variables = _variables(args.var_sources)
+            environment = environment_variables(os.environ)
+            findings += audit_hcl(path, policy, taggable, variables, environment=environment, notes=notes)
         else:
+            if args.var_sources:
+                raise MlinfraError(
+                    "--var/--var-file apply to Terraform source (a directory), not to a plan or state",
+                    "a plan already holds its variables: drop --var, or audit the directory",
+                )
             findings += audit_plan(_read_json(path, "a Terraform plan or state"), policy, taggable)
     if args.live:
         regions = [r.strip() for item in args.region for r in item.split(",") if r.strip()]
@@ -180,3 +219,7 @@ def _run(args: argparse.Namespace) -> list[Finding]:
             _client_factory(args.endpoint_url), regions, policy, _tag_filters(args.tag_filter)
         )
     return sorted(findings)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -6,8 +6,16 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-Kind = Literal["missing", "bad-value", "not-taggable", "undecidable"]
-KINDS: tuple[Kind, ...] = ("missing", "bad-value", "not-taggable", "undecidable")
+Kind = Literal["missing", "bad-value", "not-taggable", "undecidable", "unknown-type", "drift", "orphan"]
+KINDS: tuple[Kind, ...] = (
+    "missing",
+    "bad-value",
+    "not-taggable",
+    "undecidable",
+    "unknown-type",
+    "drift",
+    "orphan",
+)
 Source = Literal["hcl", "plan", "state", "live"]
 
 
@@ -16,7 +24,9 @@ class Finding:
     """One problem with one resource.
 
     ``address`` is the Terraform address (``module.x.aws_s3_bucket.b``) or, for the live audit, the
-    ARN. ``keys`` are the tag keys involved (empty for ``not-taggable`` and some ``undecidable``).
+    ARN (for ``unknown-type``: the resource type). ``keys`` are the tag keys involved (empty for
+    ``unknown-type``, ``orphan`` and some ``undecidable``). ``drift``: live tags differ from the plan's;
+    ``orphan``: a live resource with the project's tags that no plan or state knows.
     """
 
     address: str

@@ -30,7 +30,9 @@ class PartialMap:
 
 
 Resolver = Callable[[str, str], Any]
-"""``resolve("var"|"local", name)`` -> value or Unknown."""
+"""``resolve("var"|"local"|"count"|"each", name)`` -> value or Unknown."""
+
+REFERENCE_ROOTS = ("var", "local", "count", "each")
 
 
 class _Unsupported(Exception):
@@ -72,6 +74,21 @@ def evaluate_text(text: str, resolve: Resolver) -> Any:
         return _Parser(stripped, resolve).template(end="")
     except _Unsupported as exc:
         return Unknown(f"cannot evaluate `{_short(stripped)}` ({exc})")
+    except RecursionError:
+        return Unknown(f"`{_short(stripped)}` is nested too deeply")
+
+
+def evaluate_expression(text: str, resolve: Resolver) -> Any:
+    """A bare HCL expression (``{a = "b"}``, ``["x"]``, ``"s"``, JSON too), as ``-var`` values are."""
+    parser = _Parser(text.strip(), resolve)
+    try:
+        result = parser.expression()
+        parser.end()
+    except _Unsupported as exc:
+        return Unknown(f"cannot evaluate `{_short(text)}` ({exc})")
+    except RecursionError:
+        return Unknown(f"`{_short(text)}` is nested too deeply")
+    return result
 
 
 def _plain_key(raw_key: str, resolve: Resolver) -> str | Unknown:
@@ -266,13 +283,19 @@ class _Parser:
         if self.peek("("):
             self.pos += 1
             return self.call(name)
-        if name in ("var", "local") and self.peek("."):
+        if name in REFERENCE_ROOTS and self.peek("."):
             self.pos += 1
             attr = self.ident()
             if attr is None:
                 raise _Unsupported(f"bad {name}. reference")
             return self.resolve(name, attr)
-        return Unknown(f"`{name}...` is only known after apply")
+        end = self.pos
+        while self.text.startswith(".", end) and (end + 1 < len(self.text)) and self.text[end + 1].isalpha():
+            end += 1
+            while end < len(self.text) and (self.text[end].isalnum() or self.text[end] in "_-"):
+                end += 1
+        reference = self.text[self.pos - len(name) : end]
+        return Unknown(f"`{reference}` is only known after apply")
 
     def number(self) -> Any:
         start = self.pos
@@ -566,6 +589,54 @@ def _tomap(value: Any) -> Any:
     raise TypeError("tomap() needs a map")
 
 
+def _collection(value: Any) -> list[Any]:
+    if isinstance(value, list):
+        return value
+    if isinstance(value, dict):
+        return list(value.values())
+    raise TypeError("expected a list, set or map")
+
+
+def _toset(value: Any) -> list[Any]:
+    """A set as Terraform iterates it: strings in lexical order, duplicates gone."""
+    items = _collection(value)
+    if any(isinstance(item, Unknown | PartialMap) for item in items):
+        raise ValueError("an element is not known")
+    if all(isinstance(item, str) for item in items):
+        return sorted(set(items))
+    unique: list[Any] = []
+    for item in items:
+        if item not in unique:
+            unique.append(item)
+    return unique
+
+
+def _length(value: Any) -> int:
+    if isinstance(value, PartialMap):
+        raise ValueError("the map is only partly known")
+    if isinstance(value, str | list | dict):
+        return len(value)
+    raise TypeError("length() needs a string, list or map")
+
+
+def _numbers(*values: Any) -> list[float | int]:
+    if not values or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        raise TypeError("expected numbers")
+    return list(values)
+
+
+def _element(items: Any, index: Any) -> Any:
+    if not isinstance(items, list) or not items or isinstance(index, bool) or not isinstance(index, int):
+        raise TypeError("element() needs a non-empty list and a whole number")
+    return items[index % len(items)]
+
+
+def _keys(value: Any) -> list[str]:
+    if not isinstance(value, dict):
+        raise TypeError("keys() needs a known map")
+    return sorted(value)
+
+
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "merge": _merge,
     "tomap": _tomap,
@@ -578,5 +649,18 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "trimspace": lambda s: s.strip(),
     "join": lambda sep, items: sep.join(_text(i) for i in items),
     "tostring": lambda s: _text(s),
-    "concat": lambda *lists: [item for sub in lists for item in sub],
+    "concat": lambda *lists: [item for sub in lists for item in _collection(sub)],
+    "toset": _toset,
+    "tolist": _collection,
+    "length": _length,
+    "max": lambda *v: max(_numbers(*v)),
+    "min": lambda *v: min(_numbers(*v)),
+    "compact": lambda items: [i for i in _collection(items) if i not in (None, "")],
+    "distinct": lambda items: [
+        i for n, i in enumerate(_collection(items)) if i not in _collection(items)[:n]
+    ],
+    "element": _element,
+    "keys": _keys,
+    "values": lambda m: [m[k] for k in _keys(m)],
+    "contains": lambda items, v: v in _collection(items),
 }

@@ -13,12 +13,12 @@ from pytest_mlinfra.audit.findings import KINDS, Finding
 FORMATS = ("text", "json", "junit", "markdown")
 
 
-def render(findings: Sequence[Finding], fmt: str = "text") -> str:
-    """One report string in ``fmt`` (one of :data:`FORMATS`)."""
+def render(findings: Sequence[Finding], fmt: str = "text", notes: Sequence[str] = ()) -> str:
+    """One report string in ``fmt`` (one of :data:`FORMATS`); ``notes`` say what was not audited."""
     renderers = {"text": _text, "json": _json, "junit": _junit, "markdown": _markdown}
     if fmt not in renderers:
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
-    return renderers[fmt](sorted(findings))
+    return renderers[fmt](sorted(findings), list(notes))
 
 
 def _summary(findings: Sequence[Finding]) -> str:
@@ -30,20 +30,21 @@ def _summary(findings: Sequence[Finding]) -> str:
     return f"mlinfra-audit: {len(findings)} finding(s) on {resources} resource(s): {parts}"
 
 
-def _text(findings: Sequence[Finding]) -> str:
+def _text(findings: Sequence[Finding], notes: list[str]) -> str:
     lines = [f"{f.address}: {f.kind}: {f.message}" for f in findings]
+    lines += [f"note: {note}" for note in notes]
     return "\n".join([*lines, _summary(findings)]) + "\n"
 
 
-def _json(findings: Sequence[Finding]) -> str:
+def _json(findings: Sequence[Finding], notes: list[str]) -> str:
     counts = Counter(f.kind for f in findings)
     summary: dict[str, int] = {"total": len(findings)}
     summary.update({kind: counts[kind] for kind in KINDS})
-    doc = {"findings": [f.to_dict() for f in findings], "summary": summary}
+    doc = {"findings": [f.to_dict() for f in findings], "summary": summary, "notes": notes}
     return json.dumps(doc, indent=2) + "\n"
 
 
-def _junit(findings: Sequence[Finding]) -> str:
+def _junit(findings: Sequence[Finding], notes: list[str]) -> str:
     """One testcase per resource with findings (each finding a <failure>), or one passing testcase."""
     by_address: dict[str, list[Finding]] = {}
     for finding in findings:
@@ -65,6 +66,8 @@ def _junit(findings: Sequence[Finding]) -> str:
         for finding in items:
             failure = ET.SubElement(case, "failure", type=finding.kind, message=finding.message)
             failure.text = f"{finding.source}: {finding.address}: {finding.kind} {', '.join(finding.keys)}"
+    if notes:
+        ET.SubElement(suite, "system-out").text = "\n".join(f"note: {note}" for note in notes)
     suites = ET.Element("testsuites")
     suites.append(suite)
     ET.indent(suites)
@@ -75,7 +78,7 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _markdown(findings: Sequence[Finding]) -> str:
+def _markdown(findings: Sequence[Finding], notes: list[str]) -> str:
     lines = ["## Cost-tag audit", "", _summary(findings).removeprefix("mlinfra-audit: ").capitalize(), ""]
     if findings:
         lines += ["| Resource | Kind | Keys | Detail |", "| --- | --- | --- | --- |"]
@@ -83,4 +86,6 @@ def _markdown(findings: Sequence[Finding]) -> str:
             f"| `{_cell(f.address)}` | {f.kind} | {_cell(', '.join(f.keys))} | {_cell(f.message)} |"
             for f in findings
         ]
+    if notes:
+        lines += ["", *(f"- Note: {_cell(note)}" for note in notes)]
     return "\n".join(lines) + "\n"

@@ -1,15 +1,20 @@
 """Audit Terraform source (``*.tf``) without running anything: the check that fits a pre-commit hook.
 
 Effective tags are the provider's ``default_tags`` merged with the resource's ``tags``, evaluated
-through ``var.`` defaults (and ``*.tfvars``), ``locals`` and ``merge()``; local modules are followed
-with their call arguments bound, remote modules are judged by the ``tags`` passed to them. Whatever
-cannot be evaluated is reported ``undecidable``, never guessed.
+through variables (defaults, ``*.tfvars``, ``-var``/``-var-file``, see :mod:`.variables`), ``locals``
+and ``merge()``; ``count``/``for_each`` are expanded into instances (``x[0]``, ``x["a"]``) where they
+can be evaluated, and ``count = 0`` resources are skipped. Local modules (``./``, ``../``) are followed
+with their call arguments bound; other sources are judged by the ``tags`` passed to them, and an
+absolute path is named in a note, as Terraform does not treat it as local either. Whatever cannot be
+evaluated is reported ``undecidable``, never guessed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,19 +23,110 @@ from pytest_mlinfra.audit.hcl_expr import PartialMap, Unknown, evaluate
 from pytest_mlinfra.audit.policy import Policy
 from pytest_mlinfra.audit.taggable import Taggable, load_taggable
 from pytest_mlinfra.audit.tagset import TagSet
+from pytest_mlinfra.audit.variables import RawValue, convert, load_var_file, resolve_raw, stack_var_files
 from pytest_mlinfra.errors import MlinfraError
 
 _META_ARGS = {"source", "version", "count", "for_each", "providers", "depends_on", "provider", "lifecycle"}
 _MAX_DEPTH = 16
+_MAX_INSTANCES = 10_000
 
 
-def audit_hcl(path: str | Path, policy: Policy, taggable: Taggable | None = None) -> list[Finding]:
-    """Audit the root module in directory ``path`` (or one ``.tf`` file) and the local modules it calls."""
+def audit_hcl(
+    path: str | Path,
+    policy: Policy,
+    taggable: Taggable | None = None,
+    variables: Mapping[str, Any] | None = None,
+    *,
+    environment: Mapping[str, RawValue] | None = None,
+    notes: list[str] | None = None,
+) -> list[Finding]:
+    """Audit the root module in directory ``path`` (or one ``.tf`` file) and the local modules it calls.
+
+    ``variables``: root module values that win over the stack's own ``*.tfvars`` (``-var`` strings as
+    :class:`RawValue`, ``-var-file`` values as read by :func:`load_var_file`); ``environment``: the
+    ``TF_VAR_`` values, lowest of all. ``notes`` (when given) collects what the audit did not look at.
+    """
     root = Path(path)
-    table = taggable or load_taggable()
-    findings: list[Finding] = []
-    _Module(root, inputs={}, providers={}, prefix="", depth=0).audit(policy, table, findings)
-    return sorted(findings)
+    audit = _Audit(policy, taggable or load_taggable(), notes if notes is not None else [])
+    module = _Module(root, inputs={}, providers={}, prefix="", depth=0)
+    module.audit(audit, root_variables=(dict(environment or {}), dict(variables or {})))
+    audit.report_unknown_types()
+    return sorted(audit.findings)
+
+
+@dataclass
+class _Audit:
+    """What one audit run shares across modules: the rules, and what it found."""
+
+    policy: Policy
+    table: Taggable
+    notes: list[str]
+    findings: list[Finding] = field(default_factory=list)
+    unknown_types: dict[str, list[str]] = field(default_factory=dict)
+
+    def report_unknown_types(self) -> None:
+        """One ``unknown-type`` finding per type the table has never heard of (not one per resource)."""
+        for rtype, addresses in sorted(self.unknown_types.items()):
+            shown = ", ".join(addresses[:3]) + (
+                f" and {len(addresses) - 3} more" if len(addresses) > 3 else ""
+            )
+            message = (
+                f"{rtype} is not in {self.table.source}, so whether it takes tags is not known ({shown}); "
+                "run `terraform init` in the stack (the audit then reads its provider schema) "
+                "or pass --schema"
+            )
+            self.findings.append(Finding(rtype, "unknown-type", (), rtype, message, "hcl"))
+
+
+@dataclass(frozen=True)
+class _Instance:
+    """One instance of a resource or module: its address suffix and what ``count.``/``each.`` are."""
+
+    key: str
+    refs: Mapping[str, Any]
+
+
+_SINGLE = _Instance("", {})
+
+
+def _instances(body: dict[str, Any], resolve: Callable[[str, str], Any]) -> list[_Instance] | Unknown:
+    """The instances ``count``/``for_each`` create, or Unknown (with the reason) when not decidable."""
+    if "count" in body:
+        count = evaluate(body["count"], resolve)
+        if isinstance(count, Unknown):
+            return Unknown(f"its count is not known: {count.reason}")
+        if isinstance(count, bool) or not isinstance(count, int | float) or count < 0 or count != int(count):
+            return Unknown(f"its count is not a whole number ({count!r})")
+        if count > _MAX_INSTANCES:
+            return Unknown(f"its count ({int(count)}) is more than the audit lists")
+        return [_Instance(f"[{i}]", {"count.index": i}) for i in range(int(count))]
+    if "for_each" in body:
+        each = evaluate(body["for_each"], resolve)
+        if isinstance(each, Unknown | PartialMap):
+            return Unknown(f"its for_each is not known: {each.reason}")
+        if isinstance(each, dict):
+            return [
+                _Instance(f"[{json.dumps(k)}]", {"each.key": k, "each.value": v}) for k, v in each.items()
+            ]
+        if isinstance(each, list) and all(isinstance(k, str) for k in each):
+            return [
+                _Instance(f"[{json.dumps(k)}]", {"each.key": k, "each.value": k}) for k in sorted(set(each))
+            ]
+        if isinstance(each, list) and any(isinstance(k, Unknown | PartialMap) for k in each):
+            return Unknown("its for_each set has elements that are not known")
+        return Unknown("its for_each is not a map or a set of strings")
+    return [_SINGLE]
+
+
+def _if_it_exists(findings: list[Finding], reason: str) -> list[Finding]:
+    """Findings of a resource that may have no instances at all: judged, but only ``undecidable``."""
+    result = []
+    for f in findings:
+        if f.kind in ("missing", "bad-value"):
+            message = f"cannot tell whether it has any instance ({reason}); if it has: {f.message}"
+            f = Finding(f.address, "undecidable", f.keys, f.resource_type, message, f.source)
+        result.append(f)
+    return result
 
 
 def _unquote(label: str) -> str:
@@ -45,7 +141,8 @@ def _reference_text(raw: Any) -> str:
     return _unquote(text)
 
 
-def _load_file(path: Path) -> dict[str, Any]:
+def load_hcl_file(path: Path) -> dict[str, Any]:
+    """One HCL file as python-hcl2 reads it; unreadable or unparsable files raise MlinfraError."""
     import hcl2
 
     try:
@@ -60,10 +157,12 @@ def _load_file(path: Path) -> dict[str, Any]:
         except ImportError:  # python-hcl2 < 8
             data = hcl2.loads(text)
     except Exception as exc:  # lark raises many types; all mean "not valid HCL"
-        detail = " ".join(str(exc).split())[:160]
+        detail = " ".join(str(exc).split())[:160] or type(exc).__name__
         raise MlinfraError(
             f"cannot parse {path} as HCL ({detail})", "fix the syntax; `terraform validate` shows the spot"
         ) from None
+    if not isinstance(data, dict):
+        raise MlinfraError(f"cannot parse {path} as HCL (not a body of blocks)", "fix the syntax")
     return dict(data)
 
 
@@ -100,7 +199,7 @@ def _to_tagset(value: Any) -> TagSet:
 
 @dataclass
 class _Module:
-    """One module directory, evaluated with the inputs its caller passes."""
+    """One module directory (one instance of it), evaluated with the inputs its caller passes."""
 
     directory: Path
     inputs: dict[str, Any]
@@ -111,6 +210,7 @@ class _Module:
     locals_raw: dict[str, Any] = field(default_factory=dict)
     locals_done: dict[str, Any] = field(default_factory=dict)
     in_progress: set[str] = field(default_factory=set)
+    instance: Mapping[str, Any] = field(default_factory=dict)
 
     def load(self) -> dict[str, list[dict[str, Any]]]:
         if self.directory.is_file():
@@ -125,22 +225,37 @@ class _Module:
             raise MlinfraError(f"no *.tf files in {self.directory}", "point at the directory of your stack")
         merged: dict[str, list[dict[str, Any]]] = {}
         for file in files:
-            for kind, blocks in _load_file(file).items():
+            for kind, blocks in load_hcl_file(file).items():
                 if isinstance(blocks, list):
                     merged.setdefault(kind, []).extend(b for b in blocks if isinstance(b, dict))
         return merged
 
-    def tfvars(self) -> dict[str, Any]:
-        if not self.directory.is_dir() or self.depth:
-            return {}
-        values: dict[str, Any] = {}
-        names = ["terraform.tfvars", *sorted(p.name for p in self.directory.glob("*.auto.tfvars"))]
-        for name in names:
-            file = self.directory / name
-            if file.is_file():
-                for key, raw in _load_file(file).items():
-                    values[key] = evaluate(raw, self.resolve)
-        return values
+    def root_inputs(self, environment: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+        """Terraform's precedence: TF_VAR_ < terraform.tfvars(.json) < *.auto.tfvars(.json) < -var(-file)."""
+        undeclared = sorted(
+            k for k, v in given.items() if isinstance(v, RawValue) and k not in self.variables
+        )
+        if undeclared:
+            raise MlinfraError(
+                f"--var {undeclared[0]}: the root module declares no variable of that name",
+                "check the spelling, or declare it in variables.tf",
+            )
+        values: dict[str, Any] = dict(environment)
+        if self.directory.is_dir():
+            for file in stack_var_files(self.directory):
+                values.update(load_var_file(file))
+        values.update(given)
+        result: dict[str, Any] = {}
+        for name, value in values.items():
+            declared = self.variables.get(name)
+            if declared is None:
+                continue  # Terraform only warns about values for undeclared variables in files
+            type_text = declared.get("type")
+            if isinstance(value, RawValue):
+                result[name] = resolve_raw(name, value, type_text)
+            else:
+                result[name] = convert(name, value, type_text, "a variables file")
+        return result
 
     def resolve(self, root: str, name: str) -> Any:
         if root == "var":
@@ -152,6 +267,13 @@ class _Module:
             if "default" not in body:
                 return Unknown(f"var.{name} has no default")
             return evaluate(body["default"], self.resolve)
+        if root in ("count", "each"):
+            ref = f"{root}.{name}"
+            if ref in self.instance:
+                return self.instance[ref]
+            if self.instance.get("unknown"):
+                return Unknown(f"{ref} is not known ({self.instance['unknown']})")
+            return Unknown(f"{ref} is used outside a resource with {root if root == 'count' else 'for_each'}")
         if name in self.locals_done:
             return self.locals_done[name]
         if name not in self.locals_raw:
@@ -159,19 +281,30 @@ class _Module:
         if name in self.in_progress:
             return Unknown(f"local.{name} refers to itself")
         self.in_progress.add(name)
+        saved, self.instance = self.instance, {}  # locals never see count./each.
         value = evaluate(self.locals_raw[name], self.resolve)
+        self.instance = saved
         self.in_progress.discard(name)
         self.locals_done[name] = value
         return value
 
-    def audit(self, policy: Policy, table: Taggable, findings: list[Finding]) -> None:
+    def evaluate(self, raw: Any, instance: Mapping[str, Any]) -> Any:
+        """``raw`` evaluated as seen from one instance (``count.index``, ``each.key`` bound)."""
+        saved, self.instance = self.instance, instance
+        try:
+            return evaluate(raw, self.resolve)
+        finally:
+            self.instance = saved
+
+    def audit(self, run: _Audit, root_variables: tuple[dict[str, Any], dict[str, Any]] | None = None) -> None:
         data = self.load()
         for block in _blocks(data, "variable"):
             for name, body in block.items():
                 self.variables[_unquote(name)] = body if isinstance(body, dict) else {}
         for block in _blocks(data, "locals"):
             self.locals_raw.update({k: v for k, v in block.items() if not k.startswith("__")})
-        self.inputs = {**self.tfvars(), **self.inputs}
+        if root_variables is not None:
+            self.inputs = {**self.root_inputs(*root_variables), **self.inputs}
         providers = dict(self.providers)
         for block in _blocks(data, "provider"):
             for name, body in block.items():
@@ -191,11 +324,25 @@ class _Module:
                 rtype = _unquote(rtype_label)
                 for name, body in named.items():
                     if isinstance(body, dict):
-                        self._resource(rtype, _unquote(name), body, providers, policy, table, findings)
+                        judge = partial(self._resource, rtype, _unquote(name), body, providers, run)
+                        self._counted(run, body, judge)
         for block in _blocks(data, "module"):
             for name, body in block.items():
                 if isinstance(body, dict):
-                    self._module_call(_unquote(name), body, providers, policy, table, findings)
+                    self._counted(run, body, partial(self._module_call, _unquote(name), body, providers, run))
+
+    def _counted(
+        self, run: _Audit, body: dict[str, Any], judge: Callable[[_Instance, list[Finding]], None]
+    ) -> None:
+        """Judge every instance; with an undecidable count/for_each, judge one and say it may not exist."""
+        instances = _instances(body, self.resolve)
+        if isinstance(instances, Unknown):
+            found: list[Finding] = []
+            judge(_Instance("", {"unknown": instances.reason}), found)
+            run.findings.extend(_if_it_exists(found, instances.reason))
+            return
+        for instance in instances:
+            judge(instance, run.findings)
 
     def _provider_tags(self, body: dict[str, Any], providers: dict[str, TagSet]) -> TagSet:
         key = _reference_text(body["provider"]) if "provider" in body else "aws"
@@ -207,40 +354,32 @@ class _Module:
         name: str,
         body: dict[str, Any],
         providers: dict[str, TagSet],
-        policy: Policy,
-        table: Taggable,
+        run: _Audit,
+        instance: _Instance,
         findings: list[Finding],
     ) -> None:
-        address = f"{self.prefix}{rtype}.{name}"
+        address = f"{self.prefix}{rtype}.{name}{instance.key}"
+        policy = run.policy
         if policy.is_exempt(address):
             return
-        can_tag = table.is_taggable(rtype)
+        can_tag = run.table.is_taggable(rtype)
         has_tags = "tags" in body
         if can_tag is False:
             if has_tags:
-                keys = tuple(_to_tagset(evaluate(body["tags"], self.resolve)).values)
+                keys = tuple(_to_tagset(self.evaluate(body["tags"], instance.refs)).values)
                 message = (
-                    f"{rtype} cannot take tags (per {table.source}); remove `tags` (Terraform rejects it)"
+                    f"{rtype} cannot take tags (per {run.table.source}); remove `tags` (Terraform rejects it)"
                 )
                 findings.append(Finding(address, "not-taggable", keys, rtype, message, "hcl"))
             return
         if can_tag is None:
             if not rtype.startswith("aws_"):
                 return
-            if not has_tags:
-                findings.append(
-                    Finding(
-                        address,
-                        "undecidable",
-                        policy.require,
-                        rtype,
-                        f"{rtype} is not in {table.source}; pass --schema to tell whether it takes tags",
-                        "hcl",
-                    )
-                )
+            if not has_tags:  # `tags` written in the source would show the type takes them
+                run.unknown_types.setdefault(rtype, []).append(address)
                 return
         tags = self._provider_tags(body, providers).merged(
-            _to_tagset(evaluate(body.get("tags"), self.resolve))
+            _to_tagset(self.evaluate(body.get("tags"), instance.refs))
         )
         findings.extend(policy.check(address, rtype, tags, "hcl"))
 
@@ -249,11 +388,11 @@ class _Module:
         name: str,
         body: dict[str, Any],
         providers: dict[str, TagSet],
-        policy: Policy,
-        table: Taggable,
+        run: _Audit,
+        instance: _Instance,
         findings: list[Finding],
     ) -> None:
-        address = f"{self.prefix}module.{name}"
+        address = f"{self.prefix}module.{name}{instance.key}"
         source = evaluate(body.get("source", ""), self.resolve)
         child_providers = dict(providers)
         mapping = body.get("providers")
@@ -264,11 +403,18 @@ class _Module:
         if isinstance(source, str) and source.startswith(("./", "../")):
             child_dir = (self.directory if self.directory.is_dir() else self.directory.parent) / source
             if child_dir.is_dir() and self.depth < _MAX_DEPTH:
-                inputs = {k: evaluate(v, self.resolve) for k, v in body.items() if k not in _META_ARGS}
+                inputs = {k: self.evaluate(v, instance.refs) for k, v in body.items() if k not in _META_ARGS}
                 child = _Module(child_dir.resolve(), inputs, child_providers, f"{address}.", self.depth + 1)
-                child.audit(policy, table, findings)
+                child_run = _Audit(run.policy, run.table, run.notes, findings, run.unknown_types)
+                child.audit(child_run)
                 return
-        if policy.is_exempt(address):
+        if isinstance(source, str) and source.startswith("/"):
+            run.notes.append(
+                f"{address}: source {source} is an absolute path, which Terraform installs like a remote "
+                "module, so its resources were not audited, only the tags passed to it; "
+                "use a ./ or ../ path to have them audited"
+            )
+        if run.policy.is_exempt(address):
             return
         default_tags = child_providers.get("aws", TagSet())
         kind = f"module {source}" if isinstance(source, str) else "module"
@@ -276,9 +422,9 @@ class _Module:
             tags = default_tags
             extra = "; the module call passes no `tags`"
         else:
-            tags = default_tags.merged(_to_tagset(evaluate(body["tags"], self.resolve)))
+            tags = default_tags.merged(_to_tagset(self.evaluate(body["tags"], instance.refs)))
             extra = " (in the `tags` passed to the module)"
-        for finding in policy.check(address, kind, tags, "hcl"):
+        for finding in run.policy.check(address, kind, tags, "hcl"):
             message = finding.message + (extra if finding.kind == "missing" else "")
             findings.append(
                 Finding(finding.address, finding.kind, finding.keys, finding.resource_type, message, "hcl")

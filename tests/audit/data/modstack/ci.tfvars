@@ -1,0 +1,4 @@
+tags = {
+  Environment = "ci"
+  Project     = "ml"
+}
