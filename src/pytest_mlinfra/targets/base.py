@@ -83,7 +83,8 @@ class Target(ABC):
             }
         options["config"] = config
         options.update(kwargs)
-        return boto3.session.Session().client(service, **options)
+        make_client: Any = boto3.session.Session().client  # service is a plain str, not a stub Literal
+        return make_client(service, **options)
 
     def describe(self) -> str:
         """One line for the report header."""
