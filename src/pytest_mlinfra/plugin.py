@@ -13,6 +13,7 @@ import pytest
 from _pytest.junitxml import xml_key
 from hypothesis import settings as hypothesis_settings
 
+from pytest_mlinfra import interrupts
 from pytest_mlinfra.checks import SessionCheckItem, check_cost_tags, check_latency_budget
 from pytest_mlinfra.errors import MlinfraError
 from pytest_mlinfra.fixtures import *  # noqa: F403 - registers the public fixtures
@@ -32,6 +33,7 @@ MODEL_SOURCES = ("auto", "efs", "s3")
 LOOP_KEY = pytest.StashKey[float]()
 _BUDGET = "p50=250 p95=1000 p99=2000 cold=30000"
 MESSAGES_KEY = pytest.StashKey[list[str]]()
+SIGNALS_KEY = pytest.StashKey[bool]()
 
 # (option, ini name, help, default) for the plain string settings.
 _STRING_SETTINGS = (
@@ -227,7 +229,12 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"mlinfra: {exc}") from None
     messages: list[str] = []
     config.stash[MESSAGES_KEY] = messages
-    config.stash[RUN_KEY] = Run(settings, log=messages.append)
+    run = Run(settings, log=messages.append)
+    config.stash[RUN_KEY] = run
+    # xdist workers get their signals from the controller; an inner pytester run keeps the outer's.
+    if not hasattr(config, "workerinput") and interrupts.install():
+        config.stash[SIGNALS_KEY] = True
+        interrupts.set_leftover_hint(run.leftover_hint)
     examples = settings.examples or PROFILE_EXAMPLES.get(settings.profile, PROFILE_EXAMPLES["quick"])
     hypothesis_settings.register_profile(PROFILE, max_examples=examples)
 
@@ -262,6 +269,16 @@ def pytest_runtestloop(session: pytest.Session) -> object:
         session.config.stash[LOOP_KEY] = time.perf_counter() - started
 
 
+@pytest.hookimpl(wrapper=True, specname="pytest_sessionfinish")
+def _exit_interrupted(session: pytest.Session) -> object:
+    """A signal pytest did not see as KeyboardInterrupt (one noted during destroy) still exits 2."""
+    try:
+        return (yield)
+    finally:
+        if interrupts.interrupted():
+            session.exitstatus = pytest.ExitCode.INTERRUPTED
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """Put the stage times and latency percentiles into the JUnit XML, when one is written."""
@@ -277,6 +294,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     run = config.stash.get(RUN_KEY, None)
     if run is not None:
         run.stop_target()  # safety net: nothing left running, whatever happened
+    if config.stash.get(SIGNALS_KEY, False):
+        interrupts.restore()
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -17,8 +17,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from pytest_mlinfra import interrupts
 from pytest_mlinfra.errors import MlinfraError
 from pytest_mlinfra.latency import LatencyLog
+from pytest_mlinfra.ledger import Ledger
 from pytest_mlinfra.packaging import build_zip
 from pytest_mlinfra.predictor import NerPredictor
 from pytest_mlinfra.settings import RUN_ID_TAG, Settings
@@ -53,8 +55,10 @@ class Run:
         self.settings = settings
         self.log = log
         self.timer = StageTimer()
-        self.workdir = (settings.runs_dir or cache_root() / "runs") / settings.run_id
+        self.runs_dir = settings.runs_dir or cache_root() / "runs"
+        self.workdir = self.runs_dir / settings.run_id
         self.stack: Stack | None = None
+        self.ledger: Ledger | None = None
         self.latencies = LatencyLog()
         self.findings: list[Finding] | None = None
         self._target_started = False
@@ -115,6 +119,7 @@ class Run:
         source = Path(stack_dir or self.settings.stack_dir)
         check_stack_dir(source)
         target = self.start_target()
+        self.ledger = self.open_ledger(source)
         stack = Stack(
             source=source,
             workdir=self.workdir,
@@ -125,12 +130,41 @@ class Run:
             log=self.log,
             timer=self.timer,
             run_id=self.run_id,
+            on_status=self.record_status,
         )
         self.stack = stack
         stack.prepare()
         stack.init()
         stack.apply()
         return stack
+
+    def open_ledger(self, source: Path) -> Ledger:
+        """The run's ledger, written before anything can be created (``mlinfra runs`` reads it)."""
+        ledger = Ledger(
+            run_id=self.run_id,
+            run_dir=self.workdir,
+            target=self.settings.target,
+            region=self.settings.region,
+            endpoint=self.target.endpoint_url,
+            stack_source=str(source.resolve()),
+            state_path=str(self.workdir / "stack" / "terraform.tfstate"),
+            terraform=str(self.toolchain.binary.path),
+        )
+        ledger.write()
+        return ledger
+
+    def record_status(self, status: str, detail: str = "") -> None:
+        if self.ledger is not None:
+            self.ledger.set_status(status, detail)
+
+    def leftover_hint(self) -> str:
+        """What remains and how to finish (printed when the user gives up with a second signal)."""
+        stack = self.stack
+        if stack is None or not stack.applied:
+            return "Nothing was deployed by this run."
+        if self.settings.target == "local":
+            return "The embedded AWS stops with this process, so nothing stays deployed."
+        return f"Resources may remain; state: {stack.state_file}; finish with: {stack.reap_command()}"
 
     def deployed_stack(self) -> Stack:
         if self.stack is None or not self.stack.applied:
@@ -201,13 +235,25 @@ class Run:
         if stack.applied and self.settings.keep:
             self.log(self.keep_message(stack))
             return
-        stack.destroy()
+        started = time.perf_counter()
+        try:
+            stack.destroy()
+        except MlinfraError as exc:
+            if interrupts.interrupted():
+                interrupts.report(f"destroy: {exc}")
+            raise
+        if interrupts.interrupted():
+            interrupts.report(
+                f"destroy: done in {time.perf_counter() - started:.1f} s, run {self.run_id} left nothing"
+            )
         stack.cleanup()
 
     def stop_target(self) -> None:
         if self._target_started:
             self._target_started = False
             self.target.stop()
+            if interrupts.interrupted():
+                interrupts.report(f"target {self.target.name}: stopped")
 
     def teardown(self) -> None:
         """Destroy (unless kept), then stop the target, even when destroy fails."""

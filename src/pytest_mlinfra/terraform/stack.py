@@ -18,9 +18,11 @@ from typing import Any
 
 import tftest
 
+from pytest_mlinfra import interrupts
 from pytest_mlinfra.errors import MlinfraError
 from pytest_mlinfra.terraform.hcl import block_names
 from pytest_mlinfra.terraform.override import EmulatorEndpoint, ProviderSchema, write_override
+from pytest_mlinfra.terraform.process import TerraformInterrupted, TerraformProcess
 from pytest_mlinfra.terraform.toolchain import AWS_PROVIDER, Toolchain
 
 VARS_FILE = "zz_mlinfra.auto.tfvars.json"
@@ -84,6 +86,10 @@ class Stack:
     run_id: str = ""
     outputs: dict[str, Any] = field(default_factory=dict)
     applied: bool = False
+    #  Each stdout line of apply/destroy as Terraform writes it (live progress).
+    on_line: Callable[[str], None] | None = None
+    #  Lifecycle status for the run ledger: (status, detail), e.g. ("applied", "").
+    on_status: Callable[[str, str], None] = lambda _status, _detail: None
 
     @property
     def tfdir(self) -> Path:
@@ -95,7 +101,9 @@ class Stack:
 
     def _tf(self) -> tftest.TerraformTest:
         env = {**self.toolchain.env(), **self.env}
-        return tftest.TerraformTest(str(self.tfdir), binary=str(self.toolchain.binary.path), env=env)
+        return TerraformProcess(
+            str(self.tfdir), binary=str(self.toolchain.binary.path), env=env, on_line=self.on_line
+        )
 
     def _run(self, stage: str, action: Callable[[tftest.TerraformTest], Any]) -> Any:
         started = time.perf_counter()
@@ -119,6 +127,15 @@ class Stack:
 
     def destroy_command(self) -> str:
         return f"cd {shlex.quote(str(self.tfdir))} && {self.command('destroy')}"
+
+    def reap_command(self) -> str:
+        """``mlinfra reap`` for this run (it finds the run dir under the runs dir given)."""
+        return f"mlinfra reap --runs-dir {shlex.quote(str(self.workdir.parent))} {self.run_id}"
+
+    def finish_hint(self) -> str:
+        if self.run_id and self.workdir.name == self.run_id:
+            return f"finish with: {self.reap_command()}"
+        return f"finish by hand: {self.destroy_command()}"
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -162,18 +179,32 @@ class Stack:
         return schema
 
     def apply(self) -> dict[str, Any]:
-        """Apply; when apply fails half way, destroy what it created, then raise one clear error."""
+        """Apply; when apply fails half way, destroy what it created, then raise one clear error.
+
+        An interrupted apply has already stopped (its state is written) when this runs the destroy;
+        after a second signal nothing more is attempted: the ledger says what to reap."""
+        self.on_status("applying", "")
         try:
             self._run("apply", lambda tf: tf.apply())
-        except BaseException:
+        except BaseException as exc:
             self.applied = True  # whatever got created is in the state file
-            self.log("apply failed: destroying what it created")
+            interrupted = isinstance(exc, KeyboardInterrupt)
+            if interrupted:
+                self.on_status("interrupted", f"during apply ({exc})")
+            if interrupts.abandoned():
+                raise
+            self.log(
+                "apply interrupted: destroying what it created"
+                if interrupted
+                else "apply failed: destroying what it created"
+            )
             try:
                 self.destroy()
             except MlinfraError as destroy_error:
                 self.log(str(destroy_error))
             raise
         self.applied = True
+        self.on_status("applied", "")
         self.outputs = self.read_outputs()
         return self.outputs
 
@@ -206,17 +237,31 @@ class Stack:
         )
 
     def destroy(self) -> None:
-        """Destroy; a failure names the state file and the command that finishes the job."""
+        """Destroy; a failure names the state file and the command that finishes the job.
+
+        A first signal during destroy lets it finish (see :func:`interrupts.shielded`)."""
         if not self.applied:
             return
-        try:
-            self._run("destroy", lambda tf: tf.destroy())
-        except MlinfraError as exc:
+        if interrupts.abandoned():
+            self.on_status("interrupted", "destroy skipped after a second signal")
             raise MlinfraError(
-                f"DESTROY FAILED, resources may still be deployed ({exc.what}); state: {self.state_file}",
-                f"finish by hand: {self.destroy_command()}",
+                f"NOT DESTROYED (second signal), resources may still be deployed; state: {self.state_file}",
+                self.finish_hint(),
+            )
+        self.on_status("destroying", "")
+        try:
+            with interrupts.shielded():
+                self._run("destroy", lambda tf: tf.destroy())
+        except (MlinfraError, TerraformInterrupted) as exc:
+            stopped = isinstance(exc, KeyboardInterrupt) or interrupts.abandoned()
+            what = "stopped by a second signal" if stopped else getattr(exc, "what", str(exc))
+            self.on_status("interrupted" if stopped else "destroy-failed", what)
+            raise MlinfraError(
+                f"DESTROY FAILED, resources may still be deployed ({what}); state: {self.state_file}",
+                self.finish_hint(),
             ) from None
         self.applied = False
+        self.on_status("destroyed", "")
 
     def cleanup(self) -> None:
         """Remove the run work dir (only call after a successful destroy)."""

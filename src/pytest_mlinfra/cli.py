@@ -1,0 +1,61 @@
+"""``mlinfra``: one console script, subcommands registered in :data:`COMMANDS`.
+
+Each entry names a ``module:function`` taking the remaining argv and returning the exit code; the
+module is imported only when its subcommand runs, so ``mlinfra runs`` never imports the audit or
+boto3. Add a subcommand by adding one row. ``python -m pytest_mlinfra`` is the same command.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+PROG = "mlinfra"
+
+
+@dataclass(frozen=True)
+class Command:
+    summary: str
+    target: str  # "package.module:function", called with argv (list[str]) -> exit code
+
+    def load(self) -> Callable[[list[str]], int]:
+        module, _, function = self.target.partition(":")
+        entry: Callable[[list[str]], int] = getattr(importlib.import_module(module), function)
+        return entry
+
+
+COMMANDS: dict[str, Command] = {
+    "audit": Command(
+        "cost-tag audit of Terraform source, a plan/state, or live resources", "pytest_mlinfra.audit.cli:main"
+    ),
+    "runs": Command(
+        "list the runs on this machine: status, age, target, what remains", "pytest_mlinfra.reap:runs_main"
+    ),
+    "reap": Command("finish what crashed or interrupted runs left deployed", "pytest_mlinfra.reap:reap_main"),
+}
+
+
+def usage() -> str:
+    width = max(len(name) for name in COMMANDS)
+    rows = "\n".join(f"  {name.ljust(width)}  {command.summary}" for name, command in COMMANDS.items())
+    tail = f"{PROG} COMMAND --help for a command's options"
+    return f"usage: {PROG} COMMAND [ARGS...]\n\ncommands:\n{rows}\n\n{tail}\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in {"-h", "--help"}:
+        sys.stdout.write(usage())
+        return 0
+    name, rest = args[0], args[1:]
+    command = COMMANDS.get(name)
+    if command is None:
+        sys.stderr.write(f"{PROG}: error: unknown command {name!r}. Use one of: {', '.join(COMMANDS)}\n")
+        return 2
+    return command.load()(rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,306 @@
+"""The tag sweep: find what carries a run's ``mlinfra:run-id`` tag and delete it in dependency order.
+
+Used by ``mlinfra reap`` when a run's state is gone, and after a destroy to prove nothing is left.
+Resources are found through the Resource Groups Tagging API plus the service APIs for what the
+tagging API does not list (IAM roles on AWS, EFS mount targets, which carry no tags of their own).
+Only resources carrying the run's tag are touched.
+
+Order: function -> DataSync task/locations -> mount targets/access points/file system -> security
+groups -> subnets -> route tables/gateways -> VPC -> bucket (emptied) -> roles -> log groups.
+
+A VPC-attached Lambda's ENIs outlive the function on AWS for up to tens of minutes
+(hashicorp/terraform-provider-aws#10329): security groups and subnets then answer
+``DependencyViolation``. The sweep retries those with a progress line each ``progress_s`` until
+``timeout_s`` (45 min by default), never a silent hang.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pytest_mlinfra.errors import MlinfraError
+from pytest_mlinfra.ledger import Ledger
+from pytest_mlinfra.settings import RUN_ID_TAG
+from pytest_mlinfra.targets.base import Target
+
+ORDER = (
+    "lambda-function",
+    "datasync-task",
+    "datasync-location",
+    "efs-mount-target",
+    "efs-access-point",
+    "efs-file-system",
+    "security-group",
+    "subnet",
+    "route-table",
+    "internet-gateway",
+    "vpc",
+    "s3-bucket",
+    "iam-role",
+    "log-group",
+)
+#  How long a DependencyViolation (Lambda ENIs still attached) is retried before giving up.
+DEPENDENCY_TIMEOUT_S = 45 * 60.0
+_RETRYABLE = {"DependencyViolation", "FileSystemInUse", "ResourceInUseException", "InvalidParameterValue"}
+
+
+@dataclass(frozen=True)
+class Resource:
+    kind: str
+    ident: str  # the id the service's delete call takes (name, id or ARN)
+    arn: str = ""
+
+
+def kind_of(arn: str) -> tuple[str, str] | None:
+    """(kind, delete id) for an ARN the sweep knows how to delete; None for others."""
+    parts = arn.split(":", 5)
+    if len(parts) < 6:
+        return None
+    service, resource = parts[2], parts[5]
+    if service == "lambda" and resource.startswith("function:"):
+        return "lambda-function", resource.split(":")[1]
+    if service == "datasync" and resource.startswith("task/"):
+        return "datasync-task", arn
+    if service == "datasync" and resource.startswith("location/"):
+        return "datasync-location", arn
+    if service == "elasticfilesystem" and resource.startswith("access-point/"):
+        return "efs-access-point", resource.split("/", 1)[1]
+    if service == "elasticfilesystem" and resource.startswith("file-system/"):
+        return "efs-file-system", resource.split("/", 1)[1]
+    if service == "ec2":
+        for prefix, kind in (
+            ("security-group/", "security-group"),
+            ("subnet/", "subnet"),
+            ("route-table/", "route-table"),
+            ("internet-gateway/", "internet-gateway"),
+            ("vpc/", "vpc"),
+        ):
+            if resource.startswith(prefix):
+                return kind, resource.split("/", 1)[1]
+        return None
+    if service == "s3":
+        return "s3-bucket", resource
+    if service == "iam" and resource.startswith("role/"):
+        return "iam-role", resource.rsplit("/", 1)[1]
+    if service == "logs" and resource.startswith("log-group:"):
+        return "log-group", resource.split(":", 1)[1].removesuffix(":*")
+    return None
+
+
+class _EndpointTarget(Target):
+    """A target known only by its endpoint (what a ledger records), for clients."""
+
+    def __init__(self, name: str, endpoint: str | None, region: str) -> None:
+        self.name = name
+        self._endpoint = endpoint
+        self.region = region
+
+    @property
+    def endpoint_url(self) -> str | None:
+        return self._endpoint
+
+
+def target_for(ledger: Ledger) -> Target:
+    """A started-able target for the run's endpoint and region (AWS: the current credentials)."""
+    if ledger.target == "aws":
+        from pytest_mlinfra.targets.aws import AwsTarget
+
+        return AwsTarget(ledger.region, opt_in=True)
+    return _EndpointTarget(ledger.target, ledger.endpoint, ledger.region)
+
+
+def _code(exc: Exception) -> str:
+    response = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+class Sweep:
+    def __init__(
+        self,
+        target: Target,
+        run_id: str,
+        log: Callable[[str], None] = print,
+        timeout_s: float | None = None,
+        progress_s: float = 30.0,
+        retry_s: float = 5.0,
+    ) -> None:
+        self.target = target
+        self.run_id = run_id
+        self.log = log
+        self.timeout_s = DEPENDENCY_TIMEOUT_S if timeout_s is None else timeout_s
+        self.progress_s = progress_s
+        self.retry_s = retry_s
+        self._clients: dict[str, Any] = {}
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self.target.client(service)
+        return self._clients[service]
+
+    # -- finding ------------------------------------------------------------------------------------
+
+    def _tagged(self, tags: Any) -> bool:
+        if isinstance(tags, dict):
+            return tags.get(RUN_ID_TAG) == self.run_id
+        return any(t.get("Key") == RUN_ID_TAG and t.get("Value") == self.run_id for t in tags or [])
+
+    def find(self) -> list[Resource]:
+        """Everything carrying the run's tag (and the mount targets of its file systems), in order."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        found: dict[tuple[str, str], Resource] = {}
+        pages = self.client("resourcegroupstaggingapi").get_paginator("get_resources")
+        for page in pages.paginate(TagFilters=[{"Key": RUN_ID_TAG, "Values": [self.run_id]}]):
+            for item in page["ResourceTagMappingList"]:
+                known = kind_of(item["ResourceARN"])
+                if known:
+                    found[known] = Resource(known[0], known[1], item["ResourceARN"])
+        for finder in (self._roles, self._mount_targets):
+            try:
+                for resource in finder(found):
+                    found[(resource.kind, resource.ident)] = resource
+            except (BotoCoreError, ClientError):
+                continue  # a service the target lacks (LocalStack Community has no EFS)
+        return sorted(found.values(), key=lambda r: (ORDER.index(r.kind), r.ident))
+
+    def _roles(self, found: dict[tuple[str, str], Resource]) -> list[Resource]:
+        iam = self.client("iam")
+        roles = []
+        for page in iam.get_paginator("list_roles").paginate():
+            for role in page["Roles"]:
+                if ("iam-role", role["RoleName"]) in found:
+                    continue
+                if self._tagged(iam.list_role_tags(RoleName=role["RoleName"]).get("Tags", [])):
+                    roles.append(Resource("iam-role", role["RoleName"], role["Arn"]))
+        return roles
+
+    def _mount_targets(self, found: dict[tuple[str, str], Resource]) -> list[Resource]:
+        efs = self.client("efs")
+        targets = []
+        for kind, fs_id in list(found):
+            if kind == "efs-file-system":
+                for target in efs.describe_mount_targets(FileSystemId=fs_id)["MountTargets"]:
+                    targets.append(Resource("efs-mount-target", target["MountTargetId"]))
+        return targets
+
+    # -- deleting -----------------------------------------------------------------------------------
+
+    def run(self) -> list[Resource]:
+        """Delete everything found, in dependency order; returns what was deleted."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        deleted = []
+        for resource in self.find():
+            try:
+                self._delete_waiting(resource)
+            except MlinfraError as exc:
+                self.log(f"  {exc}")
+                continue
+            except (BotoCoreError, ClientError) as exc:
+                if _code(exc) in {
+                    "NoSuchEntity",
+                    "ResourceNotFoundException",
+                    "NoSuchBucket",
+                } or "NotFound" in _code(exc):
+                    continue
+                self.log(f"  could not delete {resource.kind} {resource.ident}: {exc}")
+                continue
+            self.log(f"  deleted {resource.kind} {resource.ident}")
+            deleted.append(resource)
+        return deleted
+
+    def _delete_waiting(self, resource: Resource) -> None:
+        """Delete, retrying while dependencies (Lambda ENIs, mount targets) are being released."""
+        from botocore.exceptions import ClientError
+
+        started = last_progress = time.monotonic()
+        while True:
+            try:
+                self.delete(resource)
+                return
+            except ClientError as exc:
+                if _code(exc) not in _RETRYABLE:
+                    raise
+                waited = time.monotonic() - started
+                if waited >= self.timeout_s:
+                    raise MlinfraError(
+                        f"{resource.kind} {resource.ident} still in use after {waited:.0f} s ({_code(exc)})",
+                        f"run mlinfra reap {self.run_id} again later",
+                    ) from None
+                if time.monotonic() - last_progress >= self.progress_s or waited == 0:
+                    self.log(
+                        f"  waiting for {resource.kind} {resource.ident} to lose its dependencies "
+                        f"({_code(exc)}; Lambda ENIs can take tens of minutes): "
+                        f"{waited:.0f} s of {self.timeout_s:.0f} s"
+                    )
+                    last_progress = time.monotonic()
+                time.sleep(self.retry_s)
+
+    def delete(self, resource: Resource) -> None:
+        kind, ident = resource.kind, resource.ident
+        if kind == "lambda-function":
+            self.client("lambda").delete_function(FunctionName=ident)
+        elif kind == "datasync-task":
+            self.client("datasync").delete_task(TaskArn=ident)
+        elif kind == "datasync-location":
+            self.client("datasync").delete_location(LocationArn=ident)
+        elif kind == "efs-mount-target":
+            self.client("efs").delete_mount_target(MountTargetId=ident)
+        elif kind == "efs-access-point":
+            self.client("efs").delete_access_point(AccessPointId=ident)
+        elif kind == "efs-file-system":
+            self.client("efs").delete_file_system(FileSystemId=ident)
+        elif kind == "security-group":
+            self.client("ec2").delete_security_group(GroupId=ident)
+        elif kind == "subnet":
+            self.client("ec2").delete_subnet(SubnetId=ident)
+        elif kind == "route-table":
+            self.client("ec2").delete_route_table(RouteTableId=ident)
+        elif kind == "internet-gateway":
+            ec2 = self.client("ec2")
+            for attachment in ec2.describe_internet_gateways(InternetGatewayIds=[ident])["InternetGateways"][
+                0
+            ].get("Attachments", []):
+                ec2.detach_internet_gateway(InternetGatewayId=ident, VpcId=attachment["VpcId"])
+            ec2.delete_internet_gateway(InternetGatewayId=ident)
+        elif kind == "vpc":
+            self.client("ec2").delete_vpc(VpcId=ident)
+        elif kind == "s3-bucket":
+            self._empty_bucket(ident)
+            self.client("s3").delete_bucket(Bucket=ident)
+        elif kind == "iam-role":
+            self._delete_role(ident)
+        elif kind == "log-group":
+            self.client("logs").delete_log_group(logGroupName=ident)
+
+    def _empty_bucket(self, bucket: str) -> None:
+        s3 = self.client("s3")
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+            objects = [
+                {"Key": v["Key"], "VersionId": v["VersionId"]}
+                for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
+            ]
+            if objects:
+                s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            objects = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+            if objects:
+                s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
+
+    def _delete_role(self, name: str) -> None:
+        iam = self.client("iam")
+        for page in iam.get_paginator("list_attached_role_policies").paginate(RoleName=name):
+            for policy in page["AttachedPolicies"]:
+                iam.detach_role_policy(RoleName=name, PolicyArn=policy["PolicyArn"])
+        for page in iam.get_paginator("list_role_policies").paginate(RoleName=name):
+            for policy_name in page["PolicyNames"]:
+                iam.delete_role_policy(RoleName=name, PolicyName=policy_name)
+        for page in iam.get_paginator("list_instance_profiles_for_role").paginate(RoleName=name):
+            for profile in page["InstanceProfiles"]:
+                iam.remove_role_from_instance_profile(
+                    RoleName=name, InstanceProfileName=profile["InstanceProfileName"]
+                )
+        iam.delete_role(RoleName=name)
