@@ -9,12 +9,15 @@ a warning.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_mlinfra.latency import budget_misses, format_summary
-from pytest_mlinfra.run import Run
+
+if TYPE_CHECKING:
+    from pytest_mlinfra.plugin import SessionState
+    from pytest_mlinfra.run import Run
 
 
 class CheckFailed(Exception):
@@ -24,14 +27,17 @@ class CheckFailed(Exception):
 class SessionCheckItem(pytest.Item):
     """An item whose test is a callable on the run; reports its failure without a traceback."""
 
-    def __init__(self, *, check: Callable[[Run], None], run: Run, **kwargs: Any) -> None:
+    def __init__(self, *, check: Callable[[Run], None], state: SessionState, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.check = check
-        self.run = run
+        self.state = state
         self.add_marker("mlinfra")
 
     def runtest(self) -> None:
-        self.check(self.run)
+        run = self.state.started
+        if run is None:
+            pytest.skip("no mlinfra fixture was used in this session")
+        self.check(run)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, CheckFailed):
@@ -45,7 +51,7 @@ class SessionCheckItem(pytest.Item):
 def check_latency_budget(run: Run) -> None:
     budgets = run.settings.latency_budgets
     if not run.latencies.samples:
-        pytest.skip("the predictor was not invoked in this session")
+        pytest.skip("the function was not invoked in this session")
     misses = budget_misses(run.latencies, budgets)
     if misses:
         raise CheckFailed(f"latency budget missed: {'; '.join(misses)} ({format_summary(run.latencies)})")

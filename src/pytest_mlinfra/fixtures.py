@@ -1,25 +1,30 @@
 """The public fixtures: thin wrappers over :class:`pytest_mlinfra.run.Run`.
 
-An error the user can fix (target not running, stack fails to apply, provider cannot be installed)
-stops the whole session with one line instead of erroring every test with the same traceback;
-teardown still runs, so nothing is left running or deployed.
+Each takes what it needs as an argument, starting from ``mlinfra_run`` (defined by the plugin, which
+owns the session's state); nothing here imports the plugin, and nothing heavy is imported until a
+fixture is used. An error the user can fix (target not running, stack fails to apply, provider
+cannot be installed) stops the whole session with one line instead of erroring every test with the
+same traceback; teardown still runs, so nothing is left running or deployed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import NoReturn, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import pytest
 
 from pytest_mlinfra.errors import MlinfraError
-from pytest_mlinfra.predictor import NerPredictor
-from pytest_mlinfra.run import Run
-from pytest_mlinfra.sync import SyncedModel
-from pytest_mlinfra.targets.base import Target
-from pytest_mlinfra.terraform.stack import Stack
 
-__all__ = ["mlinfra_model", "mlinfra_run", "mlinfra_stack", "mlinfra_target", "ner_predictor"]
+if TYPE_CHECKING:
+    from pytest_mlinfra.function import FunctionClient
+    from pytest_mlinfra.predictor import NerPredictor
+    from pytest_mlinfra.run import Run
+    from pytest_mlinfra.sync import SyncedModel
+    from pytest_mlinfra.targets.base import Target
+    from pytest_mlinfra.terraform.stack import Stack
+
+__all__ = ["mlinfra_function", "mlinfra_model", "mlinfra_stack", "mlinfra_target", "ner_predictor"]
 
 T = TypeVar("T")
 
@@ -33,14 +38,6 @@ def _or_stop(action: Callable[[], T]) -> T:
         return action()
     except MlinfraError as exc:
         _stop_session(exc)
-
-
-@pytest.fixture(scope="session")
-def mlinfra_run(pytestconfig: pytest.Config) -> Run:
-    """The run object: settings, run id, work dir, stage timings."""
-    from pytest_mlinfra.plugin import RUN_KEY
-
-    return pytestconfig.stash[RUN_KEY]
 
 
 @pytest.fixture(scope="session")
@@ -71,6 +68,17 @@ def mlinfra_model(mlinfra_run: Run, mlinfra_stack: Stack) -> SyncedModel:
 
 
 @pytest.fixture(scope="session")
-def ner_predictor(mlinfra_run: Run, mlinfra_model: SyncedModel) -> NerPredictor:
+def mlinfra_function(mlinfra_run: Run, mlinfra_model: SyncedModel) -> FunctionClient:
+    """The deployed function, for any model: ``fn(event) -> dict``, ``fn.invoke(event)`` (raw answer
+    with timing), ``fn.latencies``; using it adds the session's latency-budget check."""
+    return _or_stop(mlinfra_run.function)
+
+
+@pytest.fixture(scope="session")
+def ner_predictor(mlinfra_run: Run, mlinfra_function: FunctionClient) -> NerPredictor:
     """``ner_predictor(text)``, ``ner_predictor.batch(texts)``, ``ner_predictor.latencies``."""
-    return mlinfra_run.predictor()
+    from pytest_mlinfra.predictor import NerPredictor
+    from pytest_mlinfra.strategies import register_profile
+
+    register_profile(mlinfra_run.settings)
+    return NerPredictor(mlinfra_function)

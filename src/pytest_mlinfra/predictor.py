@@ -1,23 +1,12 @@
-"""Call the deployed predictor like its users do, and measure how long it takes.
-
-Each invocation asks for the log tail (``LogType=Tail``) so the function's own ``REPORT`` line gives
-the server-side duration and, on a cold start, the init duration; the client wall time is measured
-around the call. A function error or an ``{"error": ...}`` answer becomes :class:`PredictorError`.
-"""
+"""The NER predictor's client: ``predictor(text) -> [Entity]`` over the generic function client."""
 
 from __future__ import annotations
 
-import base64
-import json
-import re
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypedDict
 
-from pytest_mlinfra.latency import LatencyLog, Sample
-
-_REPORT = re.compile(r"REPORT RequestId: \S+\s+Duration: (?P<duration>[\d.]+) ms(?P<rest>.*)")
-_INIT = re.compile(r"Init Duration: (?P<init>[\d.]+) ms")
+from pytest_mlinfra.function import FunctionClient, Invocation
+from pytest_mlinfra.latency import LatencyLog
 
 
 class Entity(TypedDict):
@@ -28,88 +17,27 @@ class Entity(TypedDict):
     end: int
 
 
-class PredictorError(Exception):
-    """The function crashed, timed out, or answered with a structured error."""
-
-    def __init__(self, error_type: str, message: str, payload: Any = None) -> None:
-        super().__init__(f"{error_type}: {message}")
-        self.error_type = error_type
-        self.message = message
-        self.payload = payload
-
-
-@dataclass(frozen=True)
-class Invocation:
-    payload: Any
-    sample: Sample
-    function_error: str | None
-    log_tail: str
-
-
-def parse_report(log_tail: str) -> tuple[float | None, float | None]:
-    """(duration ms, init duration ms) from a Lambda REPORT line; None where absent."""
-    for line in reversed(log_tail.splitlines()):
-        match = _REPORT.search(line)
-        if match:
-            init = _INIT.search(match.group("rest"))
-            return float(match.group("duration")), float(init.group("init")) if init else None
-    return None, None
-
-
 @dataclass
 class NerPredictor:
     """``predictor(text) -> [Entity]``, ``predictor.batch(texts)``, ``predictor.latencies``."""
 
-    lambda_client: Any
-    function_name: str
-    latencies: LatencyLog = field(default_factory=LatencyLog)
+    function: FunctionClient
+
+    @property
+    def latencies(self) -> LatencyLog:
+        return self.function.latencies
 
     def invoke(self, event: Any) -> Invocation:
         """Send any event (also malformed ones) and return the raw answer with its timing."""
-        started = time.perf_counter()
-        response = self.lambda_client.invoke(
-            FunctionName=self.function_name,
-            Payload=json.dumps(event).encode(),
-            LogType="Tail",
-        )
-        raw = response["Payload"].read()
-        client_ms = (time.perf_counter() - started) * 1000
-        log_tail = base64.b64decode(response.get("LogResult") or b"").decode("utf-8", "replace")
-        duration_ms, init_ms = parse_report(log_tail)
-        sample = Sample(client_ms=client_ms, duration_ms=duration_ms, init_ms=init_ms)
-        self.latencies.add(sample)
-        try:
-            payload = json.loads(raw) if raw else None
-        except ValueError:
-            payload = raw.decode("utf-8", "replace")
-        return Invocation(payload, sample, response.get("FunctionError"), log_tail)
-
-    def _answer(self, event: dict[str, Any]) -> dict[str, Any]:
-        result = self.invoke(event)
-        payload = result.payload
-        if result.function_error:
-            details = payload if isinstance(payload, dict) else {}
-            raise PredictorError(
-                str(details.get("errorType", result.function_error)),
-                str(details.get("errorMessage", payload)),
-                payload,
-            )
-        if not isinstance(payload, dict):
-            raise PredictorError("BadResponse", f"expected a JSON object, got {payload!r}", payload)
-        if "error" in payload:
-            error = payload["error"] if isinstance(payload["error"], dict) else {}
-            raise PredictorError(str(error.get("type")), str(error.get("message")), payload)
-        return payload
+        return self.function.invoke(event)
 
     def __call__(self, text: str) -> list[Entity]:
-        payload = self._answer({"text": text})
-        entities: list[Entity] = payload["entities"]
+        entities: list[Entity] = self.function({"text": text})["entities"]
         return entities
 
     def batch(self, texts: list[str]) -> list[list[Entity]]:
-        payload = self._answer({"texts": texts})
-        return [result["entities"] for result in payload["results"]]
+        return [result["entities"] for result in self.function({"texts": texts})["results"]]
 
     def describe(self) -> dict[str, Any]:
         """The model's declared labels and limits (``{"action": "describe"}``)."""
-        return self._answer({"action": "describe"})
+        return self.function({"action": "describe"})

@@ -19,35 +19,32 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_mlinfra import interrupts
 from pytest_mlinfra.errors import MlinfraError
+from pytest_mlinfra.function import FunctionClient
 from pytest_mlinfra.latency import LatencyLog
 from pytest_mlinfra.ledger import Ledger
 from pytest_mlinfra.packaging import build_zip
-from pytest_mlinfra.predictor import NerPredictor
 from pytest_mlinfra.settings import RUN_ID_TAG, Settings
 from pytest_mlinfra.sync import ModelSync, SyncedModel
+from pytest_mlinfra.targets import target_class
 from pytest_mlinfra.targets.base import Target
-from pytest_mlinfra.terraform.stack import Stack, StageTimer, check_stack_dir
+from pytest_mlinfra.terraform.source import check_stack_dir
+from pytest_mlinfra.terraform.stack import Stack, StageTimer
 from pytest_mlinfra.terraform.toolchain import Toolchain, cache_root, find_terraform
 
 if TYPE_CHECKING:
     from pytest_mlinfra.audit import Finding
 
 
-def make_target(settings: Settings, state_dir: Path) -> Target:
-    """The target named by ``settings.target`` (imports only what that target needs)."""
-    if settings.target == "local":
-        from pytest_mlinfra.targets.local import LocalTarget
-
-        return LocalTarget(state_dir=state_dir, region=settings.region, port=settings.port)
-    if settings.target == "localstack":
-        from pytest_mlinfra.targets.localstack import LocalStackTarget
-
-        return LocalStackTarget(region=settings.region, endpoint=settings.localstack_endpoint)
-    if settings.target == "aws":
-        from pytest_mlinfra.targets.aws import AwsTarget
-
-        return AwsTarget(settings.region, opt_in=settings.aws_opt_in, allowed_accounts=settings.aws_accounts)
-    raise MlinfraError(f"unknown target {settings.target!r}", "use one of: local, localstack, aws")
+def _writable(folder: Path) -> Path:
+    """Create ``folder``; an unwritable cache dir is one line saying which variable to change."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise MlinfraError(
+            f"cannot create the run folder {folder} ({exc.strerror})",
+            "point MLINFRA_CACHE_DIR at a writable folder",
+        ) from None
+    return folder
 
 
 class Run:
@@ -69,7 +66,7 @@ class Run:
 
     @cached_property
     def target(self) -> Target:
-        return make_target(self.settings, state_dir=self.workdir / "aws")
+        return target_class(self.settings.target).from_settings(self.settings, state_dir=self.workdir / "aws")
 
     @cached_property
     def toolchain(self) -> Toolchain:
@@ -77,6 +74,7 @@ class Run:
 
     def start_target(self) -> Target:
         if not self._target_started:
+            _writable(self.workdir)
             started = time.perf_counter()
             self.target.start()
             self._target_started = True
@@ -119,11 +117,14 @@ class Run:
         source = Path(stack_dir or self.settings.stack_dir)
         check_stack_dir(source)
         target = self.start_target()
+        toolchain = self.toolchain
+        self.log(f"mlinfra: terraform {toolchain.describe()}")
+        self.log(f"mlinfra: provider {toolchain.provider_source}")
         self.ledger = self.open_ledger(source)
         stack = Stack(
             source=source,
             workdir=self.workdir,
-            toolchain=self.toolchain,
+            toolchain=toolchain,
             variables=self.stack_variables(),
             endpoint=target.emulator_endpoint(),
             env=target.credentials_env(),
@@ -162,7 +163,7 @@ class Run:
         stack = self.stack
         if stack is None or not stack.applied:
             return "Nothing was deployed by this run."
-        if self.settings.target == "local":
+        if not self.target.outlives_session:
             return "The embedded AWS stops with this process, so nothing stays deployed."
         return f"Resources may remain; state: {stack.state_file}; finish with: {stack.reap_command()}"
 
@@ -188,14 +189,14 @@ class Run:
         finally:
             self.timer.record("sync", started)
 
-    def predictor(self) -> NerPredictor:
+    def function(self) -> FunctionClient:
         """A client for the deployed function; its latencies accumulate in ``self.latencies``."""
         from botocore.config import Config
 
         stack = self.deployed_stack()
         timeout = Config(read_timeout=self.settings.timeout_s + 30, retries={"max_attempts": 1})
         client = self.target.client("lambda", config=timeout)
-        return NerPredictor(client, str(stack.outputs["function_name"]), latencies=self.latencies)
+        return FunctionClient(client, str(stack.outputs["function_name"]), latencies=self.latencies)
 
     def audit(self) -> list[Finding]:
         """Cost-tag findings on the deployed stack: its state (tags_all) and the live resources."""
@@ -263,7 +264,7 @@ class Run:
             self.stop_target()
 
     def keep_message(self, stack: Stack) -> str:
-        if self.settings.target == "local":
+        if not self.target.outlives_session:
             return (
                 f"--mlinfra-keep: stack kept in {stack.tfdir}; the embedded AWS stops with this session, "
                 "so nothing stays deployed"

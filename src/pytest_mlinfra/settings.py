@@ -1,14 +1,118 @@
-"""Everything a run is configured by, as one plain object (pytest fills it from options and ini)."""
+"""Everything a run is configured by, declared once.
+
+Each user-facing setting is one field of :class:`Settings` made with :func:`setting`: its type, its
+default, its help, how a string from the command line or the ini file becomes a value, and its key.
+The key names both the option (``--mlinfra-<key>``) and the ini setting (``mlinfra_<key>``); the
+pytest options, the ini settings, ``Settings()``'s defaults and the README's options table all come
+from these fields, so adding a setting is adding one field here (see CONTRIBUTING.md).
+
+This module imports nothing heavy: the plugin reads it in every pytest session.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
+import os
+import re
 import secrets
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Literal
+
+from pytest_mlinfra.errors import MlinfraError
+from pytest_mlinfra.latency import parse_budgets
+from pytest_mlinfra.targets import TARGET_NAMES
 
 DEFAULT_REQUIRED_TAGS = ("Name", "Environment", "Project", "Owner")
+DEFAULT_LATENCY_BUDGET = "p50=250 p95=1000 p99=2000 cold=30000"
 RUN_ID_TAG = "mlinfra:run-id"
+MODEL_SOURCES = ("auto", "efs", "s3")
+PROFILE_EXAMPLES = {"quick": 25, "nightly": 500}  # Hypothesis examples per property, by profile
+
+# How a setting is given: a value (``--opt=V``), a flag (``--opt``; ini ``true``), a path (resolved
+# against the cwd on the command line, against the ini file's folder in the ini), or a list
+# (repeatable option, one item per ini line; the option's items are added to the ini's).
+Kind = Literal["value", "flag", "path", "list"]
+_INI_TYPES: dict[Kind, Literal["string", "bool", "paths", "linelist"]] = {
+    "value": "string",
+    "flag": "bool",
+    "path": "paths",
+    "list": "linelist",
+}
+_META = "mlinfra"
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """How one :class:`Settings` field is exposed to users (``dataclasses.Field.metadata``)."""
+
+    key: str
+    help: str
+    kind: Kind = "value"
+    parse: Callable[[Any], Any] | None = None  # raw option/ini value -> field value
+    choices: tuple[str, ...] = ()
+    shown: str = ""  # the default as the README and --help show it
+    env: str | None = None  # environment variable read when neither option nor ini is given
+    ini_aliases: tuple[str, ...] = ()  # older ini names still accepted
+    metavar: str | None = None
+
+    @property
+    def option(self) -> str:
+        return "--mlinfra-" + self.key.replace("_", "-")
+
+    @property
+    def ini(self) -> str:
+        return "mlinfra_" + self.key
+
+    @property
+    def ini_type(self) -> Literal["string", "bool", "paths", "linelist"]:
+        return _INI_TYPES[self.kind]
+
+
+def setting(
+    help: str,
+    *,
+    default: Any = None,
+    factory: Callable[[], Any] | None = None,
+    key: str | None = None,
+    kind: Kind = "value",
+    parse: Callable[[Any], Any] | None = None,
+    choices: tuple[str, ...] = (),
+    shown: str | None = None,
+    env: str | None = None,
+    ini_aliases: tuple[str, ...] = (),
+    metavar: str | None = None,
+) -> Any:
+    """A :class:`Settings` field users can set. ``key`` (default: the field name) names the option
+    ``--mlinfra-<key>`` and the ini setting ``mlinfra_<key>``; ``parse`` turns the given string (a list
+    of strings for ``kind="list"``) into the field's value; ``shown`` is the default as documented."""
+    declaration = Declaration(
+        key=key or "",
+        help=help,
+        kind=kind,
+        parse=parse,
+        choices=choices,
+        shown=_shown(default) if shown is None else shown,  # as written: prose, may hold `code`
+        env=env,
+        ini_aliases=ini_aliases,
+        metavar=metavar,
+    )
+    metadata = {_META: declaration}
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def _shown(default: Any) -> str:
+    if default is None or default == ():
+        return ""
+    if isinstance(default, bool):
+        return "on" if default else "off"
+    if isinstance(default, tuple):
+        return f"`{','.join(str(item) for item in default)}`"
+    return f"`{default}`"
 
 
 def bundled_stack() -> Path:
@@ -32,35 +136,127 @@ def _owner() -> str:
         return "unknown"
 
 
+def _names(value: str) -> tuple[str, ...]:
+    """``"Name, Owner"`` / ``"Name Owner"`` / one per line -> ``("Name", "Owner")``."""
+    return tuple(name for name in re.split(r"[,\s]+", value) if name)
+
+
+def _tags(pairs: list[str]) -> dict[str, str]:
+    tags = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise MlinfraError(f"cost tag {pair!r} is not KEY=VALUE", "write tags as --mlinfra-tag Team=ml")
+        tags[key.strip()] = value.strip()
+    return tags
+
+
+def _optional_int(value: str) -> int | None:
+    return int(value) if value.strip() else None
+
+
+def _default_budgets() -> dict[str, float]:
+    return parse_budgets(DEFAULT_LATENCY_BUDGET)
+
+
 @dataclass
 class Settings:
-    target: str = "local"
-    region: str = "us-east-1"
-    stack_dir: Path = field(default_factory=bundled_stack)
-    keep: bool = False
-    terraform: str | None = None
-    required_tags: tuple[str, ...] = DEFAULT_REQUIRED_TAGS
-    extra_tags: dict[str, str] = field(default_factory=dict)
-    environment: str = "test"
-    project: str = "pytest-mlinfra"
-    port: int = 0
-    aws_opt_in: bool = False
-    aws_accounts: tuple[str, ...] = ()
-    localstack_endpoint: str | None = None
-    handler_dir: Path | None = None
-    handler: str = "model.predict"
-    model_path: Path | None = None
-    runtime: str = "python3.8"
+    """One run's configuration. ``Settings()`` is what the plugin uses when nothing is set."""
+
+    target: str = setting(
+        "where to deploy: local (embedded, offline), localstack, aws (needs opt-in)",
+        default="local",
+        choices=TARGET_NAMES,
+    )
+    stack_dir: Path = setting(
+        "Terraform root module to apply",
+        factory=bundled_stack,
+        key="stack",
+        kind="path",
+        shown="the bundled `fixtures_tf/`",
+    )
+    keep: bool = setting(
+        "skip destroy (debugging); prints the exact command that destroys later", default=False, kind="flag"
+    )
+    terraform: str | None = setting(
+        "terraform/tofu binary (also `MLINFRA_TERRAFORM`)", shown="auto: PATH, then the embedded core"
+    )
+    required_tags: tuple[str, ...] = setting(
+        "cost tags every resource must carry (comma-separated)",
+        default=DEFAULT_REQUIRED_TAGS,
+        key="require_tags",
+        parse=_names,
+        ini_aliases=("mlinfra_required_tags",),
+    )
+    extra_tags: dict[str, str] = setting(
+        "extra cost tag KEY=VALUE (repeatable); required keys beyond the defaults need a value",
+        factory=dict,
+        key="tag",
+        kind="list",
+        parse=_tags,
+        ini_aliases=("mlinfra_tags",),
+        metavar="KEY=VALUE",
+    )
+    environment: str = setting("value of the Environment cost tag", default="test")
+    project: str = setting("value of the Project cost tag", default="pytest-mlinfra")
+    region: str = setting("AWS region to deploy into", default="us-east-1")
+    handler_dir: Path | None = setting("directory zipped into the Lambda package", kind="path")
+    handler: str = setting("Lambda handler, module.function", default="model.predict")
+    runtime: str = setting("Lambda runtime declared in the stack", default="python3.8")
+    package_include: tuple[str, ...] = setting(
+        "globs (relative to the handler dir) zipped into the Lambda (repeatable)",
+        default=(),
+        kind="list",
+        parse=tuple,
+        shown="all but tests/caches/artifacts",
+        metavar="GLOB",
+    )
+    model_path: Path | None = setting(
+        "model artifact uploaded and synced (model.pt)", key="model", kind="path"
+    )
+    model_source: str = setting(
+        "where the function reads the model: auto (EFS where the target has it), efs, s3",
+        default="auto",
+        choices=MODEL_SOURCES,
+    )
+    examples: int | None = setting(
+        "Hypothesis examples per property (overrides the profile)", parse=_optional_int
+    )
+    profile: str = setting(
+        "Hypothesis profile for predictor properties: quick (25 examples) or nightly (500)",
+        default="quick",
+        choices=tuple(PROFILE_EXAMPLES),
+    )
+    latency_budgets: dict[str, float] = setting(
+        "budgets in ms of warm p50/p95/p99 and the cold start, e.g. 'p50=100 p95=300 cold=5000'",
+        factory=_default_budgets,
+        key="latency_budget",
+        parse=parse_budgets,
+        shown=f"`{DEFAULT_LATENCY_BUDGET}`",
+    )
+    min_recall: float = setting(
+        "minimum recall of names inserted into neutral templates", default=0.9, parse=float
+    )
+    audit: bool = setting(
+        "skip the cost-tag audit of the stack", default=True, key="no_audit", kind="flag", shown="off"
+    )
+    port: int = setting("port of the embedded AWS (local target)", default=0, parse=int, shown="a free port")
+    localstack_endpoint: str | None = setting(
+        "LocalStack URL", shown="`AWS_ENDPOINT_URL` / `LOCALSTACK_HOST` / `127.0.0.1:4566`"
+    )
+    aws_opt_in: bool = setting(
+        "allow the aws target to deploy real, billed resources",
+        default=False,
+        kind="flag",
+        env="MLINFRA_AWS_OPT_IN",
+    )
+    aws_accounts: tuple[str, ...] = setting(
+        "comma-separated account allow-list (aws target)", default=(), parse=_names, shown="any account"
+    )
+    # Not user settings (yet): set by code that builds a Settings itself.
     memory_mb: int = 1024
     timeout_s: int = 30
-    package_include: tuple[str, ...] = ()
     sync_timeout_s: float = 300.0
-    examples: int | None = None
-    profile: str = "quick"
-    latency_budgets: dict[str, float] = field(default_factory=dict)
-    min_recall: float = 0.9
-    audit: bool = True
-    model_source: str = "auto"  # auto (EFS where the target has it) | efs | s3
     run_id: str = field(default_factory=new_run_id)
     runs_dir: Path | None = None
 
@@ -79,3 +275,104 @@ class Settings:
         """Required keys the plugin has no value for (Name is set per resource by the stack)."""
         tags = self.cost_tags()
         return [key for key in self.required_tags if key != "Name" and key not in tags]
+
+    def validate(self) -> None:
+        """The one validation pass: everything checkable without starting anything or calling AWS.
+
+        Called by the plugin before any test runs, and by :class:`~pytest_mlinfra.run.Run` users who
+        want the same early, one-line errors.
+        """
+        for declared in dataclasses.fields(self):
+            declaration = declared.metadata.get(_META)
+            value = getattr(self, declared.name)
+            if declaration is not None and declaration.choices and value not in declaration.choices:
+                raise MlinfraError(
+                    f"{declaration.key.replace('_', ' ')} {value!r} is unknown",
+                    f"use one of: {', '.join(declaration.choices)}",
+                )
+        from pytest_mlinfra.terraform.source import check_stack_dir
+        from pytest_mlinfra.terraform.toolchain import find_terraform
+
+        check_stack_dir(self.stack_dir)
+        valueless = self.untagged_required()
+        if valueless:
+            key = valueless[0]
+            raise MlinfraError(f"required cost tag {key} has no value", f"pass --mlinfra-tag {key}=VALUE")
+        for path, what in ((self.handler_dir, "handler directory"), (self.model_path, "model artifact")):
+            if path is not None and not path.exists():
+                raise MlinfraError(
+                    f"{what} {path} does not exist", "fix the path in the option or ini setting"
+                )
+        if self.terraform:
+            find_terraform(self.terraform)
+        from pytest_mlinfra.targets import target_class
+
+        target_class(self.target).preflight(self)
+
+
+def declarations() -> Iterator[tuple[str, Declaration]]:
+    """(field name, declaration) of every user-facing setting, in declaration order."""
+    for declared in dataclasses.fields(Settings):
+        declaration = declared.metadata.get(_META)
+        if declaration is not None:
+            yield declared.name, dataclasses.replace(declaration, key=declaration.key or declared.name)
+
+
+def field_default(name: str) -> Any:
+    """The default of a :class:`Settings` field (calls its factory)."""
+    declared = next(f for f in dataclasses.fields(Settings) if f.name == name)
+    if declared.default_factory is not dataclasses.MISSING:
+        return declared.default_factory()
+    return declared.default
+
+
+def resolve(name: str, declaration: Declaration, option: Any, ini: Any) -> Any:
+    """The field value from the option's value (``None``: not given) and the ini's (empty: not set).
+
+    Options win over ini settings, ini settings over the environment variable, that over the default.
+    List settings add the option's items to the ini's.
+    """
+    if declaration.kind == "list":
+        items = [str(item) for item in (ini or [])] + [str(item) for item in (option or [])]
+        if not items:
+            return field_default(name)
+        return declaration.parse(items) if declaration.parse else tuple(items)
+    if declaration.kind == "flag":
+        given = bool(option) or bool(ini) or _env_flag(declaration.env)
+        default = field_default(name)
+        return (not default) if given else default
+    if declaration.kind == "path":
+        if option:
+            return Path(option).resolve()
+        if ini:
+            return Path(ini[0]).resolve()
+        return field_default(name)
+    raw = option if option not in (None, "") else ini
+    if raw in (None, "") and declaration.env:
+        raw = os.environ.get(declaration.env)
+    if raw in (None, ""):
+        return field_default(name)
+    if declaration.parse is None:
+        return str(raw)
+    try:
+        return declaration.parse(str(raw))
+    except ValueError:  # int()/float(); parsers with their own wording raise MlinfraError
+        raise MlinfraError(
+            f"{declaration.option} (ini {declaration.ini}) {raw!r} is not valid",
+            f"see {declaration.option} in pytest --help",
+        ) from None
+
+
+def _env_flag(name: str | None) -> bool:
+    return bool(name) and os.environ.get(name or "", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def markdown_table() -> str:
+    """The README's options table (kept equal to the README by tests/plugin/test_settings.py)."""
+    rows = ["| option | ini | default | what it does |", "|---|---|---|---|"]
+    for _name, d in declarations():
+        option = f"`{d.option}`" + (f" {d.metavar}" if d.metavar else "")
+        ini = f"`{d.ini}`" + "".join(f" (or `{alias}`)" for alias in d.ini_aliases)
+        extra = f" (env `{d.env}`)" if d.env else ""
+        rows.append(f"| {option} | {ini} | {d.shown} | {d.help}{extra} |")
+    return "\n".join(rows) + "\n"

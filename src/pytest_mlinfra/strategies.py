@@ -10,13 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
+from pytest_mlinfra.settings import PROFILE_EXAMPLES
+
+if TYPE_CHECKING:
+    from pytest_mlinfra.settings import Settings
+
 PROFILE = "mlinfra"
-PROFILE_EXAMPLES = {"quick": 25, "nightly": 500}
 
 FAMOUS_NAMES = (
     "Tom Cruise", "Serena Williams", "Barack Obama", "Taylor Swift", "Lionel Messi", "Meryl Streep",
@@ -38,6 +42,12 @@ NEUTRAL_TEMPLATES = (
 )
 # Right-to-left, combining marks, CJK, emoji (incl. ZWJ sequences and astral plane code points).
 EXOTIC = "àéîõüñçøÅßŁğşžĐ漢字かなカナ한국어مرحباשלום🙂👩‍🔬🚀\u0301\u200d"
+
+
+def register_profile(run_settings: Settings) -> None:
+    """Register the ``mlinfra`` Hypothesis profile from ``--mlinfra-examples`` / ``--mlinfra-profile``."""
+    examples = run_settings.examples or PROFILE_EXAMPLES[run_settings.profile]
+    settings.register_profile(PROFILE, max_examples=examples)
 
 
 def remote_settings(**overrides: Any) -> settings:

@@ -37,7 +37,7 @@ def test_applies_replans_clean_serves_the_model_and_destroys(
         assert (outputs["efs_file_system_id"] is not None) == ls.plugin
 
         model = run.sync_model()
-        answer = run.predictor().invoke({})
+        answer = run.function().invoke({})
         assert answer.function_error is None, answer.payload
         assert answer.payload["sha256"] == model.sha256
         expected = "/mnt/shared-storage/model.pt" if ls.plugin else "/tmp/model/model.pt"

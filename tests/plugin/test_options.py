@@ -11,9 +11,13 @@ from pytest_mlinfra.emulator import EmbeddedAWS
 USES_TARGET = "def test_it(mlinfra_target):\n    assert mlinfra_target.name\n"
 
 
-def test_header_names_target_terraform_provider_and_stack(pytester: pytest.Pytester) -> None:
+def test_header_names_target_and_stack_and_with_v_terraform_and_provider(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_nothing():\n    pass\n")
-    result = pytester.runpytest()
+    quiet = pytester.runpytest()
+    quiet.assert_outcomes(passed=1)
+    quiet.stdout.fnmatch_lines(["mlinfra: target local (*); run id r*", "mlinfra: stack *fixtures_tf"])
+    assert "mlinfra: terraform" not in quiet.stdout.str()  # no subprocess for a session that deploys nothing
+    result = pytester.runpytest("-v")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
         [

@@ -38,7 +38,7 @@ def test_applies_replans_clean_serves_the_model_and_destroys(tmp_path: Path, mod
         assert (outputs["efs_file_system_id"] is None) == (model_source == "s3")
 
         model = run.sync_model()
-        answer = run.predictor().invoke({})
+        answer = run.function().invoke({})
         assert answer.function_error is None, answer.payload
         assert answer.payload["sha256"] == model.sha256
         expected = "/mnt/shared-storage/model.pt" if model_source == "efs" else "/tmp/model/model.pt"

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 
 from pytest_mlinfra.errors import MlinfraError
+from pytest_mlinfra.function import parse_report
 from pytest_mlinfra.latency import LatencyLog, Sample, budget_misses, parse_budgets, percentile
-from pytest_mlinfra.predictor import parse_report
 from pytest_mlinfra.strategies import (
     NamedSentence,
     RecallTracker,

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from pytest_mlinfra.errors import MlinfraError
-from pytest_mlinfra.run import Run, make_target
+from pytest_mlinfra.run import Run
 from pytest_mlinfra.settings import Settings
+from pytest_mlinfra.targets import TARGET_NAMES, target_class
 from pytest_mlinfra.terraform.stack import Stack
 from pytest_mlinfra.terraform.toolchain import Toolchain, find_terraform
 
@@ -34,6 +35,13 @@ def test_model_source_s3_and_efs_requirements(tmp_path: Path) -> None:
 
 
 def test_targets_are_built_by_name(tmp_path: Path) -> None:
-    assert make_target(Settings(target="aws"), tmp_path).name == "aws"
-    with pytest.raises(MlinfraError, match="unknown target 'gcp'"):
-        make_target(Settings(target="gcp"), tmp_path)
+    for name in TARGET_NAMES:
+        assert target_class(name).name == name
+    assert Run(Settings(target="aws", runs_dir=tmp_path)).target.name == "aws"
+    with pytest.raises(MlinfraError, match="target 'gcp' is unknown"):
+        target_class("gcp")
+
+
+def test_run_without_pytest_has_the_plugins_defaults() -> None:
+    """``Run(Settings())`` behaves as the plugin does with nothing set (the latency budget included)."""
+    assert Settings().latency_budgets == {"p50": 250.0, "p95": 1000.0, "p99": 2000.0, "cold": 30000.0}

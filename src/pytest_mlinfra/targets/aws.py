@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pytest_mlinfra.errors import MlinfraError
 from pytest_mlinfra.targets.base import Target
+
+if TYPE_CHECKING:
+    from pytest_mlinfra.settings import Settings
 
 OPT_IN_ENV = "MLINFRA_AWS_OPT_IN"
 _YES = {"1", "true", "yes", "on"}
@@ -38,6 +43,14 @@ class AwsTarget(Target):
         self.allowed_accounts = tuple(a.strip() for a in allowed_accounts if a.strip())
         self.account: str | None = None
 
+    @classmethod
+    def from_settings(cls, settings: Settings, state_dir: Path) -> AwsTarget:
+        return cls(settings.region, opt_in=settings.aws_opt_in, allowed_accounts=settings.aws_accounts)
+
+    @classmethod
+    def preflight(cls, settings: Settings) -> None:
+        check_opt_in(settings.aws_opt_in)
+
     @property
     def endpoint_url(self) -> str | None:
         return None
@@ -60,6 +73,10 @@ class AwsTarget(Target):
                 f"AWS account {self.account} is not on the allow-list ({', '.join(self.allowed_accounts)})",
                 "switch credentials to an allowed account or extend --mlinfra-aws-accounts",
             )
+
+    @classmethod
+    def preview(cls, settings: Settings) -> str:
+        return cls.from_settings(settings, Path()).describe()
 
     def describe(self) -> str:
         accounts = ", ".join(self.allowed_accounts) if self.allowed_accounts else "any account"

@@ -6,9 +6,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
-from pytest_mlinfra.terraform.override import EmulatorEndpoint
+if TYPE_CHECKING:
+    from pytest_mlinfra.settings import Settings
+    from pytest_mlinfra.terraform.override import EmulatorEndpoint
 
 FAKE_KEY = "test"
 
@@ -26,10 +28,25 @@ class Capabilities:
 
 
 class Target(ABC):
-    """A place to deploy to. ``start()`` before use, ``stop()`` after; both idempotent."""
+    """A place to deploy to. ``start()`` before use, ``stop()`` after; both idempotent.
+
+    Subclasses are registered by name in :data:`pytest_mlinfra.targets.TARGETS`.
+    """
 
     name: str
     region: str
+    outlives_session = True  # False: what is deployed disappears when the target stops (embedded AWS)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, state_dir: Path) -> Self:
+        """The target configured by ``settings``; ``state_dir`` is the run's folder for its state.
+
+        Every registered target defines it (helpers such as the sweep's endpoint-only target need not)."""
+        raise NotImplementedError(f"{cls.__name__} cannot be built from settings")
+
+    @classmethod  # noqa: B027 - most targets have nothing to check
+    def preflight(cls, settings: Settings) -> None:
+        """Checks that cost nothing and call no AWS (run before any test); raise MlinfraError."""
 
     @property
     @abstractmethod
@@ -53,6 +70,8 @@ class Target(ABC):
 
     def emulator_endpoint(self) -> EmulatorEndpoint | None:
         """Where Terraform's provider override points (``None``: use the stack's provider as written)."""
+        from pytest_mlinfra.terraform.override import EmulatorEndpoint
+
         url = self.endpoint_url
         return EmulatorEndpoint(url=url, region=self.region) if url else None
 
@@ -86,6 +105,11 @@ class Target(ABC):
         make_client: Any = boto3.session.Session().client  # service is a plain str, not a stub Literal
         return make_client(service, **options)
 
+    @classmethod
+    def preview(cls, settings: Settings) -> str:
+        """The report header's line, from the settings alone (nothing started, nothing imported)."""
+        return f"{cls.name} ({settings.region})"
+
     def describe(self) -> str:
-        """One line for the report header."""
+        """One line describing the started target."""
         return f"{self.name} ({self.endpoint_url or 'AWS'}, {self.region})"

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.error
-import urllib.request
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pytest_mlinfra.errors import MlinfraError
 from pytest_mlinfra.targets.base import Capabilities, Target
+
+if TYPE_CHECKING:
+    from pytest_mlinfra.settings import Settings
 
 # The stack always creates a bucket, a role, a function and its log group; EFS/DataSync need EC2 too.
 REQUIRED_SERVICES = ("s3", "lambda", "iam", "sts", "logs")
@@ -39,6 +41,10 @@ class LocalStackTarget(Target):
         self._endpoint = (endpoint or default_endpoint()).rstrip("/")
         self.health: dict[str, Any] = {}
 
+    @classmethod
+    def from_settings(cls, settings: Settings, state_dir: Path) -> LocalStackTarget:
+        return cls(region=settings.region, endpoint=settings.localstack_endpoint)
+
     @property
     def endpoint_url(self) -> str | None:
         return self._endpoint
@@ -62,13 +68,15 @@ class LocalStackTarget(Target):
         return Capabilities(efs="efs" in up and vpc, datasync="datasync" in up and vpc)
 
     def _read_health(self) -> None:
+        import urllib.request
+
         with urllib.request.urlopen(f"{self._endpoint}/_localstack/health", timeout=5) as response:
             self.health = json.loads(response.read())
 
     def start(self) -> None:
         try:
             self._read_health()
-        except (urllib.error.URLError, OSError, ValueError) as exc:
+        except (OSError, ValueError) as exc:  # urllib.error.URLError is an OSError
             reason = getattr(exc, "reason", exc)
             raise MlinfraError(
                 f"no LocalStack answers at {self._endpoint} ({reason})",
@@ -82,12 +90,17 @@ class LocalStackTarget(Target):
                 "enable them (SERVICES=...) or use a LocalStack edition that has them",
             )
 
+    @classmethod
+    def preview(cls, settings: Settings) -> str:
+        endpoint = (settings.localstack_endpoint or default_endpoint()).rstrip("/")
+        return f"localstack ({endpoint}, {settings.region})"
+
     def describe(self) -> str:
-        """The header line: asks LocalStack (once) which edition answers and what it offers."""
+        """The started target: asks LocalStack (once) which edition answers and what it offers."""
         if not self.health:
             try:
                 self._read_health()
-            except (urllib.error.URLError, OSError, ValueError):
+            except (OSError, ValueError):
                 return f"localstack ({self._endpoint}, {self.region}; not answering yet)"
         model_path = (
             "EFS via DataSync" if self.capabilities.model_on_efs else "S3 at cold start (no EFS/DataSync)"

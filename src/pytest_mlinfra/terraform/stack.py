@@ -23,27 +23,13 @@ from pytest_mlinfra.errors import MlinfraError
 from pytest_mlinfra.terraform.hcl import block_names
 from pytest_mlinfra.terraform.override import EmulatorEndpoint, ProviderSchema, write_override
 from pytest_mlinfra.terraform.process import TerraformInterrupted, TerraformProcess
+from pytest_mlinfra.terraform.source import check_stack_dir
 from pytest_mlinfra.terraform.toolchain import AWS_PROVIDER, Toolchain
 
 VARS_FILE = "zz_mlinfra.auto.tfvars.json"
 _SKIP_ON_COPY = shutil.ignore_patterns(
     ".terraform", "terraform.tfstate*", ".terraform.lock.hcl", "*_override.tf", "*_override.tf.json"
 )
-
-
-def stack_files(stack_dir: Path) -> list[Path]:
-    return sorted(p for p in stack_dir.glob("*.tf*") if p.suffix in {".tf", ".json"} and ".tf" in p.name)
-
-
-def check_stack_dir(stack_dir: Path) -> None:
-    """Fail early, in one line, for a path that cannot be a Terraform stack."""
-    if not stack_dir.is_dir():
-        raise MlinfraError(f"stack directory {stack_dir} does not exist", "pass --mlinfra-stack=DIR")
-    if not any(stack_dir.glob("*.tf")) and not any(stack_dir.glob("*.tf.json")):
-        raise MlinfraError(
-            f"stack directory {stack_dir} has no .tf files",
-            "point --mlinfra-stack at the folder holding your Terraform root module",
-        )
 
 
 def _first_error_line(text: str) -> str:
