@@ -14,7 +14,7 @@ from typing import Any
 
 from pytest_mlinfra.audit.findings import Finding
 from pytest_mlinfra.audit.live import ClientFactory, audit_live
-from pytest_mlinfra.audit.plan import audit_plan
+from pytest_mlinfra.audit.plan import BadShape, audit_plan
 from pytest_mlinfra.audit.policy import SECTION, Policy
 from pytest_mlinfra.audit.render import FORMATS, render
 from pytest_mlinfra.audit.static import audit_hcl
@@ -120,7 +120,12 @@ def _policy(args: argparse.Namespace) -> Policy:
 
 def _taggable(args: argparse.Namespace) -> Taggable:
     if args.schema:
-        return load_taggable(_read_json(args.schema, "a provider schema"))
+        try:
+            return load_taggable(_read_json(args.schema, "a provider schema"))
+        except MlinfraError as exc:
+            if str(args.schema) in exc.what:
+                raise
+            raise MlinfraError(f"{args.schema}: {exc.what}", exc.todo) from None
     path: Path | None = args.path
     if path is not None and path.is_dir() and (path / ".terraform" / "providers").is_dir():
         try:
@@ -133,8 +138,10 @@ def _taggable(args: argparse.Namespace) -> Taggable:
 def _read_json(path: Path, what: str) -> dict[str, Any]:
     try:
         text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MlinfraError(f"cannot read {path} ({exc})", "check the path") from None
+    except UnicodeDecodeError:
+        raise MlinfraError(f"{path} is not UTF-8 text (a binary file?)", f"give {what}") from None
+    except OSError as exc:
+        raise MlinfraError(f"cannot read {path} ({exc.strerror or exc})", "check the path") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -142,6 +149,12 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
             f"{path} is not valid JSON ({exc.msg} at line {exc.lineno})",
             f"give {what} as written by terraform ... -json",
         ) from None
+    except (
+        ValueError,
+        RecursionError,
+    ) as exc:  # e.g. a 5000-digit number, nesting deeper than Python's stack
+        detail = "nested too deeply" if isinstance(exc, RecursionError) else " ".join(str(exc).split())[:80]
+        raise MlinfraError(f"{path} cannot be read as JSON ({detail})", f"give {what}") from None
     if not isinstance(data, dict):
         raise MlinfraError(f"{path} is not {what} (not a JSON object)", f"give {what}")
     return data
@@ -210,7 +223,10 @@ def _run(args: argparse.Namespace, notes: list[str]) -> list[Finding]:
                     "--var/--var-file apply to Terraform source (a directory), not to a plan or state",
                     "a plan already holds its variables: drop --var, or audit the directory",
                 )
-            findings += audit_plan(_read_json(path, "a Terraform plan or state"), policy, taggable)
+            try:
+                findings += audit_plan(_read_json(path, "a Terraform plan or state"), policy, taggable)
+            except BadShape as exc:
+                raise MlinfraError(f"{path}: {exc.what}", exc.todo) from None
     if args.live:
         regions = [r.strip() for item in args.region for r in item.split(",") if r.strip()]
         if not regions:

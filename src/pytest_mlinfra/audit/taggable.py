@@ -51,13 +51,26 @@ def from_schema(schema_json: dict[str, Any]) -> Taggable:
         )
     taggable: set[str] = set()
     known: set[str] = set()
-    for provider in providers.values():
-        for rtype, rschema in (provider.get("resource_schemas") or {}).items():
+    for name, provider in providers.items():
+        schemas = provider.get("resource_schemas") if isinstance(provider, dict) else None
+        if not isinstance(schemas, dict | None):
+            raise _not_schema(f"provider_schemas.{name}.resource_schemas is not an object")
+        for rtype, rschema in (schemas or {}).items():
+            block = rschema.get("block") if isinstance(rschema, dict) else None
+            attributes = block.get("attributes") if isinstance(block, dict) else None
+            if not isinstance(attributes, dict | None):
+                raise _not_schema(f"{rtype}'s block.attributes is not an object")
             known.add(rtype)
-            attributes = (rschema.get("block") or {}).get("attributes") or {}
-            if "tags" in attributes:
+            if "tags" in (attributes or {}):
                 taggable.add(rtype)
     return Taggable(frozenset(taggable), frozenset(known), "the provider schema")
+
+
+def _not_schema(detail: str) -> MlinfraError:
+    return MlinfraError(
+        f"the schema JSON is not a provider schema ({detail})",
+        "give the output of `terraform providers schema -json`",
+    )
 
 
 def load_taggable(schema_json: dict[str, Any] | None = None) -> Taggable:
