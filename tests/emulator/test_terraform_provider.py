@@ -41,6 +41,13 @@ locals {
 resource "aws_s3_bucket" "models" {
   bucket        = "emu-compat-models"
   force_destroy = true
+  server_side_encryption_configuration {
+    rule {
+      apply_server_side_encryption_by_default {
+        sse_algorithm = "AES256"
+      }
+    }
+  }
   tags          = local.tags
 }
 resource "aws_iam_role" "fn" {

@@ -2,7 +2,8 @@
 
 moto serves each service from a module-level ``BackendDict`` that builds backends lazily from its
 ``backend`` class. Pointing those at our subclasses (which add EFS storage, DataSync EFS
-locations, tags and transfers, a Docker-free Lambda invoke, IAM roles in the tagging API) is the
+locations, tags and transfers, a Docker-free Lambda invoke, IAM roles in the tagging API and
+AWS-managed policies, S3 default encryption) is the
 supported extension point: moto's server, its Resource Groups Tagging API and its other
 services then see the extended backends without any moto function being patched. Idempotent;
 existing backends of those services are dropped once, at the first install, so every region is
@@ -34,17 +35,20 @@ def install() -> None:
         from moto.datasync.models import datasync_backends
         from moto.efs.models import efs_backends
         from moto.iam.models import iam_backends
+        from moto.s3.models import s3_backends
 
         from pytest_mlinfra.emulator.datasync import TransferDataSyncBackend
         from pytest_mlinfra.emulator.efs import StorageEFSBackend
+        from pytest_mlinfra.emulator.iam import ManagedPoliciesIAMBackend
         from pytest_mlinfra.emulator.lambda_backend import RunningLambdaBackend
-        from pytest_mlinfra.emulator.tagging import TaggedIAMBackend
+        from pytest_mlinfra.emulator.s3 import EncryptedS3Backend
 
         for backend_dict, cls in (
             (efs_backends, StorageEFSBackend),
             (datasync_backends, TransferDataSyncBackend),
             (lambda_backends, RunningLambdaBackend),
-            (iam_backends, TaggedIAMBackend),
+            (iam_backends, ManagedPoliciesIAMBackend),
+            (s3_backends, EncryptedS3Backend),
         ):
             use_backend(backend_dict, cls)
         _installed = True

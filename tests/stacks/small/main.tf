@@ -36,6 +36,14 @@ variable "tags" {
 resource "aws_s3_bucket" "this" {
   bucket        = "${var.name_prefix}-small"
   force_destroy = true
+  # SSE-S3 inline, as AWS applies it anyway: provider 3.x shows drift without it (AWS default since 2023).
+  server_side_encryption_configuration {
+    rule {
+      apply_server_side_encryption_by_default {
+        sse_algorithm = "AES256"
+      }
+    }
+  }
   tags = {
     Name = "${var.name_prefix}-small"
   }

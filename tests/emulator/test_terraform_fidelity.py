@@ -1,0 +1,99 @@
+"""The real hashicorp/aws provider (3.39) sees what it would see on AWS: managed policies, default encryption.
+
+One small stack: a role with ``AWSLambdaVPCAccessExecutionRole`` attached through
+``data "aws_iam_policy"`` by ARN, a bucket with SSE-S3 set inline (stable: AWS returns exactly
+that) and a bucket that sets no encryption: provider 3.x reads AWS's default AES256 rule back and
+plans to remove it, a perpetual diff on AWS since January 2023
+(hashicorp/terraform-provider-aws#28701), and so here too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from pytest_mlinfra.emulator import EmbeddedAWS
+from pytest_mlinfra.terraform.override import EmulatorEndpoint
+from pytest_mlinfra.terraform.stack import Stack
+from pytest_mlinfra.terraform.toolchain import Toolchain, find_terraform
+
+pytestmark = pytest.mark.slow
+
+STACK = """
+terraform {
+  required_providers {
+    aws = { source = "hashicorp/aws", version = ">= 3.39" }
+  }
+}
+provider "aws" {
+  region = "us-east-1"
+}
+data "aws_iam_policy" "vpc_access" {
+  arn = "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
+}
+resource "aws_iam_role" "fn" {
+  name = "fidelity-fn"
+  assume_role_policy = jsonencode({ Version = "2012-10-17", Statement = [{ Effect = "Allow",
+    Action = "sts:AssumeRole", Principal = { Service = "lambda.amazonaws.com" } }] })
+}
+resource "aws_iam_role_policy_attachment" "vpc_access" {
+  role       = aws_iam_role.fn.name
+  policy_arn = data.aws_iam_policy.vpc_access.arn
+}
+resource "aws_s3_bucket" "inline" {
+  bucket        = "fidelity-inline-sse"
+  force_destroy = true
+  server_side_encryption_configuration {
+    rule {
+      apply_server_side_encryption_by_default {
+        sse_algorithm = "AES256"
+      }
+    }
+  }
+}
+resource "aws_s3_bucket" "plain" {
+  bucket        = "fidelity-plain"
+  force_destroy = true
+}
+output "policy_name" { value = data.aws_iam_policy.vpc_access.name }
+output "policy_document" { value = data.aws_iam_policy.vpc_access.policy }
+"""
+
+
+def _value(outputs: dict[str, Any], name: str) -> Any:
+    raw = outputs[name]
+    return raw["value"] if isinstance(raw, dict) and "value" in raw else raw
+
+
+def test_managed_policy_data_source_and_default_encryption(tmp_path: Path) -> None:
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "main.tf").write_text(STACK)
+    with EmbeddedAWS(state_dir=tmp_path / "aws") as aws:
+        stack = Stack(
+            source=source,
+            workdir=tmp_path / "run",
+            toolchain=Toolchain(find_terraform()),
+            variables={},
+            endpoint=EmulatorEndpoint(aws.endpoint_url, "us-east-1"),
+        )
+        stack.prepare()
+        stack.init()
+        try:
+            outputs = stack.apply()
+            assert _value(outputs, "policy_name") == "AWSLambdaVPCAccessExecutionRole"
+            assert "ec2:CreateNetworkInterface" in _value(outputs, "policy_document")
+            session = boto3.session.Session(aws_access_key_id="t", aws_secret_access_key="t")
+            s3 = session.client("s3", endpoint_url=aws.endpoint_url, region_name="us-east-1")
+            for bucket in ("fidelity-inline-sse", "fidelity-plain"):
+                rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+                assert rules[0]["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+            iam = session.client("iam", endpoint_url=aws.endpoint_url, region_name="us-east-1")
+            attached = iam.list_attached_role_policies(RoleName="fidelity-fn")["AttachedPolicies"]
+            assert [p["PolicyName"] for p in attached] == ["AWSLambdaVPCAccessExecutionRole"]
+            assert stack.pending_changes() == ["aws_s3_bucket.plain"]  # drift where AWS drifts
+        finally:
+            stack.destroy()
