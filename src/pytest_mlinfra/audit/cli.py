@@ -12,9 +12,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pytest_mlinfra.audit.compare import Known, compare, project_tags
 from pytest_mlinfra.audit.findings import Finding
-from pytest_mlinfra.audit.live import ClientFactory, audit_live
-from pytest_mlinfra.audit.plan import BadShape, audit_plan
+from pytest_mlinfra.audit.live import ClientFactory, audit_live, live_inventory
+from pytest_mlinfra.audit.plan import BadShape, PlannedResource, audit_plan, plan_resources
 from pytest_mlinfra.audit.policy import SECTION, Policy
 from pytest_mlinfra.audit.render import FORMATS, render
 from pytest_mlinfra.audit.static import audit_hcl
@@ -45,6 +46,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--endpoint-url", help="--live: AWS endpoint (an emulator such as moto or LocalStack)"
+    )
+    parser.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="PLAN",
+        help="--live: a plan/state JSON (repeatable); report live tags that differ from its tags_all "
+        "(drift) and live resources with the project's tags that none of them knows (orphans)",
     )
     parser.add_argument(
         "--var",
@@ -78,6 +88,11 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help (0) or a usage error (2), already printed by argparse
         return int(exc.code or 0)
+    if args.compare and not args.live:
+        sys.stderr.write(
+            f"{PROG}: error: --compare needs --live. add --live to compare a plan with what is deployed\n"
+        )
+        return 2
     if args.path is None and not args.live:
         parser.print_usage(sys.stderr)
         sys.stderr.write(f"{PROG}: error: give a PATH (Terraform directory or plan/state JSON) or --live\n")
@@ -231,10 +246,32 @@ def _run(args: argparse.Namespace, notes: list[str]) -> list[Finding]:
         regions = [r.strip() for item in args.region for r in item.split(",") if r.strip()]
         if not regions:
             regions = [os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"]
-        findings += audit_live(
-            _client_factory(args.endpoint_url), regions, policy, _tag_filters(args.tag_filter)
-        )
+        filters = _tag_filters(args.tag_filter)
+        factory = _client_factory(args.endpoint_url)
+        if not args.compare:
+            return sorted(findings + audit_live(factory, regions, policy, filters))
+        known = _known(args.compare)
+        everything = live_inventory(factory, regions)  # drifted tags may no longer match any filter
+        owned_by = filters or project_tags(known)
+        if owned_by and not filters:
+            shown = ", ".join(f"{k}={v[0]}" for k, v in owned_by.items())
+            notes.append(f"orphans: live resources tagged {shown} (the tags every planned resource carries)")
+        elif not owned_by:
+            notes.append("no tag is common to every planned resource: give --tag-filter to find orphans")
+        findings += audit_live(factory, regions, policy, filters, inventory=everything.narrowed(filters))
+        findings += compare(everything, known, owned_by)
     return sorted(findings)
+
+
+def _known(paths: list[Path]) -> Known:
+    resources: list[PlannedResource] = []
+    for path in paths:
+        try:
+            _, found = plan_resources(_read_json(path, "a Terraform plan or state"))
+        except BadShape as exc:
+            raise MlinfraError(f"{path}: {exc.what}", exc.todo) from None
+        resources += found
+    return Known(resources, [str(p) for p in paths])
 
 
 if __name__ == "__main__":

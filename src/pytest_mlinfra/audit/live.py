@@ -35,7 +35,7 @@ _AUTH_CODES = {
 
 
 @dataclass
-class _Tags:
+class LiveTags:
     """Tags read for one ARN; ``tags`` None means unreadable (``reason`` says why)."""
 
     tags: dict[str, str] | None
@@ -58,23 +58,37 @@ def _failed(exc: Exception, service: str) -> _ServiceFailed:
     return _ServiceFailed(_reason(exc, service))
 
 
-def audit_live(
+@dataclass
+class LiveInventory:
+    """What the live sweep saw: ARN -> tags (None: unreadable), and services that could not be listed."""
+
+    tags: dict[str, LiveTags]
+    failures: list[Finding]
+
+    def narrowed(self, tag_filters: Mapping[str, Sequence[str]]) -> LiveInventory:
+        """Only resources matching ``tag_filters`` (and those whose tags could not be read)."""
+        filters = {k: tuple(v) for k, v in tag_filters.items()}
+        if not filters:
+            return self
+        kept = {arn: t for arn, t in self.tags.items() if t.tags is None or _matches(t.tags, filters)}
+        return LiveInventory(kept, self.failures)
+
+
+def live_inventory(
     client_factory: ClientFactory,
     regions: Sequence[str],
-    policy: Policy,
     tag_filters: Mapping[str, Sequence[str]] | None = None,
-) -> list[Finding]:
-    """Audit every resource visible in ``regions``; ``tag_filters`` (key -> values, empty: any value)
-    narrows to one stack, e.g. ``{"mlinfra:run-id": ["abc123"]}``."""
+) -> LiveInventory:
+    """Every resource visible in ``regions`` (narrowed by ``tag_filters``, key -> values, empty: any)."""
     filters = {k: tuple(v) for k, v in (tag_filters or {}).items()}
-    seen: dict[str, _Tags] = {}
-    findings: list[Finding] = []
+    seen: dict[str, LiveTags] = {}
+    failures: list[Finding] = []
     s3_done = False
     for region in regions:
-        found: dict[str, _Tags] = {}
+        found: dict[str, LiveTags] = {}
         sweep = partial(_tagging, client_factory, region, filters)
-        found.update(_guard(findings, "resourcegroupstaggingapi", region, sweep))
-        collectors: list[tuple[str, Callable[[], Iterable[tuple[str, _Tags]]]]] = [
+        found.update(_guard(failures, "resourcegroupstaggingapi", region, sweep))
+        collectors: list[tuple[str, Callable[[], Iterable[tuple[str, LiveTags]]]]] = [
             ("elasticfilesystem", partial(_efs_file_systems, client_factory, region)),
             ("elasticfilesystem", partial(_efs_access_points, client_factory, region)),
             ("datasync", partial(_datasync, client_factory, region)),
@@ -84,7 +98,7 @@ def audit_live(
             collectors.append(("s3", partial(_s3, client_factory, region, regions)))
             s3_done = True
         for service, collect in collectors:
-            for arn, read in _guard(findings, service, region, collect).items():
+            for arn, read in _guard(failures, service, region, collect).items():
                 if read.tags is None and arn in found and found[arn].tags is not None:
                     continue  # the sweep already read this resource's tags
                 if read.tags is not None and filters and not _matches(read.tags, filters):
@@ -92,12 +106,26 @@ def audit_live(
                     continue
                 found[arn] = read
         seen.update(found)
-    for arn, read in sorted(seen.items()):
+    return LiveInventory(seen, failures)
+
+
+def audit_live(
+    client_factory: ClientFactory,
+    regions: Sequence[str],
+    policy: Policy,
+    tag_filters: Mapping[str, Sequence[str]] | None = None,
+    inventory: LiveInventory | None = None,
+) -> list[Finding]:
+    """Audit every resource visible in ``regions``; ``tag_filters`` (key -> values, empty: any value)
+    narrows to one stack, e.g. ``{"mlinfra:run-id": ["abc123"]}``. ``inventory``: one already swept."""
+    live = inventory or live_inventory(client_factory, regions, tag_filters)
+    findings = list(live.failures)
+    for arn, read in sorted(live.tags.items()):
         if policy.is_exempt(arn):
             continue
-        rtype = _arn_type(arn)
+        rtype = arn_type(arn)
         if read.tags is None:
-            also = " (so the tag filter could not be applied either)" if filters else ""
+            also = " (so the tag filter could not be applied either)" if tag_filters else ""
             findings.append(
                 Finding(
                     arn,
@@ -115,8 +143,8 @@ def audit_live(
 
 
 def _guard(
-    findings: list[Finding], service: str, region: str, collect: Callable[[], Iterable[tuple[str, _Tags]]]
-) -> dict[str, _Tags]:
+    findings: list[Finding], service: str, region: str, collect: Callable[[], Iterable[tuple[str, LiveTags]]]
+) -> dict[str, LiveTags]:
     """Run one collector; a failure of the whole service becomes one ``undecidable`` finding."""
     try:
         return dict(collect())
@@ -177,14 +205,14 @@ def _call(service: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
         raise _failed(exc, service) from None
 
 
-def _read_tags(service: str, fn: Callable[[], dict[str, str]]) -> _Tags:
+def _read_tags(service: str, fn: Callable[[], dict[str, str]]) -> LiveTags:
     """One per-resource tag read; a failure makes just that resource undecidable."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        return _Tags(fn())
+        return LiveTags(fn())
     except (ClientError, BotoCoreError) as exc:
-        return _Tags(None, _reason(exc, service))
+        return LiveTags(None, _reason(exc, service))
 
 
 def _pages(service: str, client: Any, operation: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
@@ -207,7 +235,7 @@ def _matches(tags: Mapping[str, str], filters: Mapping[str, tuple[str, ...]]) ->
 
 def _tagging(
     factory: ClientFactory, region: str, filters: Mapping[str, tuple[str, ...]]
-) -> Iterator[tuple[str, _Tags]]:
+) -> Iterator[tuple[str, LiveTags]]:
     client = factory("resourcegroupstaggingapi", region)
     kwargs: dict[str, Any] = {"ResourcesPerPage": 100}
     if filters:
@@ -216,24 +244,24 @@ def _tagging(
         ]
     for page in _pages("resourcegroupstaggingapi", client, "get_resources", **kwargs):
         for item in page.get("ResourceTagMappingList", ()):
-            yield item["ResourceARN"], _Tags(_pairs(item.get("Tags")))
+            yield item["ResourceARN"], LiveTags(_pairs(item.get("Tags")))
 
 
-def _efs_file_systems(factory: ClientFactory, region: str) -> Iterator[tuple[str, _Tags]]:
+def _efs_file_systems(factory: ClientFactory, region: str) -> Iterator[tuple[str, LiveTags]]:
     client = factory("efs", region)
     for page in _pages("elasticfilesystem", client, "describe_file_systems"):
         for fs in page.get("FileSystems", ()):
-            yield fs["FileSystemArn"], _Tags(_pairs(fs.get("Tags")))
+            yield fs["FileSystemArn"], LiveTags(_pairs(fs.get("Tags")))
 
 
-def _efs_access_points(factory: ClientFactory, region: str) -> Iterator[tuple[str, _Tags]]:
+def _efs_access_points(factory: ClientFactory, region: str) -> Iterator[tuple[str, LiveTags]]:
     client = factory("efs", region)
     for page in _pages("elasticfilesystem", client, "describe_access_points"):
         for ap in page.get("AccessPoints", ()):
-            yield ap["AccessPointArn"], _Tags(_pairs(ap.get("Tags")))
+            yield ap["AccessPointArn"], LiveTags(_pairs(ap.get("Tags")))
 
 
-def _datasync(factory: ClientFactory, region: str) -> Iterator[tuple[str, _Tags]]:
+def _datasync(factory: ClientFactory, region: str) -> Iterator[tuple[str, LiveTags]]:
     client = factory("datasync", region)
     arns = [
         loc["LocationArn"]
@@ -258,7 +286,7 @@ def _datasync_tags(client: Any, arn: str) -> dict[str, str]:
         kwargs["NextToken"] = page["NextToken"]
 
 
-def _lambda(factory: ClientFactory, region: str) -> Iterator[tuple[str, _Tags]]:
+def _lambda(factory: ClientFactory, region: str) -> Iterator[tuple[str, LiveTags]]:
     client = factory("lambda", region)
     for page in _pages("lambda", client, "list_functions"):
         for fn in page.get("Functions", ()):
@@ -270,7 +298,7 @@ def _lambda_tags(client: Any, arn: str) -> dict[str, str]:
     return {str(k): str(v) for k, v in client.list_tags(Resource=arn).get("Tags", {}).items()}
 
 
-def _s3(factory: ClientFactory, region: str, regions: Sequence[str]) -> Iterator[tuple[str, _Tags]]:
+def _s3(factory: ClientFactory, region: str, regions: Sequence[str]) -> Iterator[tuple[str, LiveTags]]:
     client = factory("s3", region)
     listing = _call("s3", client.list_buckets)
     for bucket in listing.get("Buckets", ()):
@@ -300,7 +328,7 @@ def _bucket_tags(client: Any, name: str) -> dict[str, str]:
         raise
 
 
-def _arn_type(arn: str) -> str:
+def arn_type(arn: str) -> str:
     """``arn:aws:elasticfilesystem:r:a:file-system/fs-1`` -> ``elasticfilesystem:file-system``."""
     parts = arn.split(":", 5)
     if len(parts) < 6:
