@@ -9,7 +9,7 @@ a warning.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 
@@ -65,3 +65,28 @@ def check_cost_tags(run: Run) -> None:
     findings = run.audit()
     if findings:
         raise CheckFailed(f"cost-tag audit: {len(findings)} finding(s)\n{render(findings, 'text')}")
+
+
+def report_session_check(session: pytest.Session, name: str, check: Callable[[Run], None], run: Run) -> None:
+    """Run a session check where no item can (the xdist controller, which sees every worker's
+    figures) and report it as the test item it would be: terminal, JUnit and exit status see it."""
+    from _pytest.reports import TestReport
+
+    nodeid, location = f"::{name}", ("mlinfra", None, name)
+    outcome: Literal["passed", "failed", "skipped"] = "passed"
+    longrepr: str | tuple[str, int, str] | None = None
+    try:
+        check(run)
+    except CheckFailed as exc:
+        outcome, longrepr = "failed", str(exc)
+    except pytest.skip.Exception as exc:
+        outcome, longrepr = "skipped", ("mlinfra", 0, f"Skipped: {exc.msg}")
+    hook = session.config.hook
+    hook.pytest_runtest_logstart(nodeid=nodeid, location=location)
+    for when in ("setup", "call", "teardown"):
+        if when == "call":
+            report = TestReport(nodeid, location, {name: 1, "mlinfra": 1}, outcome, longrepr, when)
+        else:
+            report = TestReport(nodeid, location, {name: 1, "mlinfra": 1}, "passed", None, when)
+        hook.pytest_runtest_logreport(report=report)
+    hook.pytest_runtest_logfinish(nodeid=nodeid, location=location)

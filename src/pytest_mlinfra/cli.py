@@ -34,6 +34,9 @@ COMMANDS: dict[str, Command] = {
         "list the runs on this machine: status, age, target, what remains", "pytest_mlinfra.reap:runs_main"
     ),
     "reap": Command("finish what crashed or interrupted runs left deployed", "pytest_mlinfra.reap:reap_main"),
+    "up": Command("start the embedded AWS as a background service", "pytest_mlinfra.service_cli:up_main"),
+    "down": Command("destroy the kept stacks, stop the embedded AWS", "pytest_mlinfra.service_cli:down_main"),
+    "status": Command("what runs (the service) and what is kept", "pytest_mlinfra.service_cli:status_main"),
 }
 
 

@@ -11,8 +11,10 @@ The plugin owns the session's state (:class:`SessionState`, in the config stash)
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -41,6 +43,11 @@ class SessionState:
     # xdist workers get their signals from the controller; an inner pytester run keeps the outer's.
     may_install_signals: bool = True
     signals_installed: bool = False
+    # pytest-xdist: "controller" or "worker" share one stack through this folder (see _xdist_role).
+    xdist_role: str = "single"
+    share_dir: Path | None = None
+    session_pid: int | None = None
+    function_used: bool = False
     _run: Run | None = None
 
     @property
@@ -51,8 +58,16 @@ class SessionState:
     def run(self) -> Run:
         if self._run is None:
             from pytest_mlinfra.run import Run
+            from pytest_mlinfra.sharing import SessionShare
 
-            self._run = Run(self.settings, log=self.messages.append)
+            share = SessionShare(self.share_dir) if self.share_dir is not None else None
+            self._run = Run(
+                self.settings,
+                log=self.messages.append,
+                share=share,
+                coordinator=self.xdist_role == "controller",
+                session_pid=self.session_pid,
+            )
             # SIGTERM/SIGHUP take pytest's teardown path from here on (see interrupts).
             if self.may_install_signals and interrupts.install():
                 self.signals_installed = True
@@ -111,7 +126,63 @@ def pytest_configure(config: pytest.Config) -> None:
         settings.validate()
     except MlinfraError as exc:
         raise pytest.UsageError(f"mlinfra: {exc}") from None
-    config.stash[STATE] = SessionState(settings, may_install_signals=not hasattr(config, "workerinput"))
+    state = SessionState(settings, may_install_signals=not hasattr(config, "workerinput"))
+    _join_xdist_session(config, state)
+    config.stash[STATE] = state
+
+
+def _xdist_role(config: pytest.Config) -> str:
+    """'worker' or 'controller' of a pytest-xdist session, else 'single' (``-n 0`` included)."""
+    if hasattr(config, "workerinput"):
+        return "worker"
+    if getattr(config.option, "numprocesses", None) and getattr(config.option, "dist", "no") != "no":
+        return "controller"
+    return "single"
+
+
+def _join_xdist_session(config: pytest.Config, state: SessionState) -> None:
+    """Under xdist one stack serves the whole session: the controller picks the run id and a shared
+    folder and hands both to the workers (``pytest_configure_node``); it destroys once, at the end."""
+    role = _xdist_role(config)
+    if role == "worker":
+        shared = config.workerinput.get("mlinfra")  # type: ignore[attr-defined]
+        if not shared:
+            return
+        state.settings.run_id = str(shared["run_id"])
+        state.share_dir = Path(shared["share"])
+        state.session_pid = int(shared["session_pid"])
+    elif role == "controller":
+        from pytest_mlinfra.terraform.toolchain import cache_root
+
+        runs = state.settings.runs_dir or cache_root() / "runs"
+        state.share_dir = runs / f"{state.settings.run_id}.xdist"
+        state.session_pid = os.getpid()
+    state.xdist_role = role
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist controller: tell each worker the run id and the session's shared folder."""
+    state = node.config.stash.get(STATE, None)
+    if state is not None and state.share_dir is not None:
+        node.workerinput["mlinfra"] = {
+            "run_id": state.settings.run_id,
+            "share": str(state.share_dir),
+            "session_pid": state.session_pid,
+        }
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """xdist controller: fold a worker's stage times, latencies, findings and messages into ours
+    (a worker that crashed sends nothing: what it measured is lost, what it deployed is not)."""
+    state = node.config.stash.get(STATE, None)
+    figures = getattr(node, "workeroutput", {}).get("mlinfra")
+    if state is None or not figures:
+        return
+    state.run().merge_figures(figures)
+    state.messages.extend(m for m in figures.get("messages", []) if m not in state.messages)
+    state.function_used = state.function_used or bool(figures.get("function_used"))
 
 
 @pytest.fixture(scope="session")
@@ -139,7 +210,9 @@ def pytest_collection_modifyitems(
                 session, name="mlinfra-cost-tags", check=check_cost_tags, state=state
             )
         )
-    if FUNCTION_FIXTURE in used:
+    state.function_used = FUNCTION_FIXTURE in used
+    if FUNCTION_FIXTURE in used and state.xdist_role != "worker":
+        # Under xdist the controller checks the budget over every worker's latencies (see below).
         items.append(
             SessionCheckItem.from_parent(
                 session, name="mlinfra-latency-budget", check=check_latency_budget, state=state
@@ -151,7 +224,13 @@ def pytest_collection_modifyitems(
 def pytest_runtestloop(session: pytest.Session) -> object:
     started = time.perf_counter()
     try:
-        return (yield)
+        result = yield
+        state = session.config.stash.get(STATE, None)
+        if state is not None and state.xdist_role == "controller" and state.function_used:
+            from pytest_mlinfra.checks import check_latency_budget, report_session_check
+
+            report_session_check(session, "mlinfra-latency-budget", check_latency_budget, state.run())
+        return result
     finally:
         state = session.config.stash.get(STATE, None)
         if state is not None:
@@ -174,8 +253,21 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     from _pytest.junitxml import xml_key
 
     state = session.config.stash.get(STATE, None)
+    if state is None:
+        return
+    if state.xdist_role == "worker" and state.started is not None:
+        figures = state.started.export_figures()
+        figures["messages"] = state.messages
+        figures["function_used"] = state.function_used
+        session.config.workeroutput["mlinfra"] = figures  # type: ignore[attr-defined]
+    if state.xdist_role == "controller" and state.share_dir is not None and state.share_dir.exists():
+        try:
+            state.run().finish_session()
+        except MlinfraError as exc:
+            state.messages.append(f"mlinfra: {exc}")
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
     xml = session.config.stash.get(xml_key, None)
-    if state is None or state.started is None or xml is None:
+    if state.started is None or xml is None:
         return
     from pytest_mlinfra.reporting import report_figures
 

@@ -10,8 +10,11 @@ the order of teardown (destroy, then stop the target). It works without pytest::
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
@@ -20,10 +23,11 @@ from typing import TYPE_CHECKING, Any
 from pytest_mlinfra import interrupts
 from pytest_mlinfra.errors import MlinfraError
 from pytest_mlinfra.function import FunctionClient
-from pytest_mlinfra.latency import LatencyLog
+from pytest_mlinfra.latency import LatencyLog, Sample
 from pytest_mlinfra.ledger import Ledger
 from pytest_mlinfra.packaging import build_zip
 from pytest_mlinfra.settings import RUN_ID_TAG, Settings
+from pytest_mlinfra.sharing import SessionShare
 from pytest_mlinfra.sync import ModelSync, SyncedModel
 from pytest_mlinfra.targets import target_class
 from pytest_mlinfra.targets.base import Target
@@ -33,6 +37,7 @@ from pytest_mlinfra.terraform.toolchain import Toolchain, cache_root, find_terra
 
 if TYPE_CHECKING:
     from pytest_mlinfra.audit import Finding
+    from pytest_mlinfra.service import EmulatorProcess
 
 
 def _writable(folder: Path) -> Path:
@@ -47,12 +52,31 @@ def _writable(folder: Path) -> Path:
     return folder
 
 
+def runs_root(settings: Settings) -> Path:
+    """Where run work dirs live (one per run id)."""
+    return settings.runs_dir or cache_root() / "runs"
+
+
 class Run:
-    def __init__(self, settings: Settings, log: Callable[[str], None] = print) -> None:
+    """``share``: this run is one process of a pytest-xdist session. Workers (``coordinator=False``)
+    start the emulator, apply the stack and sync the model once between them and never destroy;
+    the controller (``coordinator=True``) destroys and stops once, after the last worker."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        log: Callable[[str], None] = print,
+        share: SessionShare | None = None,
+        coordinator: bool = False,
+        session_pid: int | None = None,
+    ) -> None:
         self.settings = settings
         self.log = log
+        self.share = share
+        self.coordinator = coordinator
+        self.session_pid = session_pid or os.getpid()
         self.timer = StageTimer()
-        self.runs_dir = settings.runs_dir or cache_root() / "runs"
+        self.runs_dir = runs_root(settings)
         self.workdir = self.runs_dir / settings.run_id
         self.stack: Stack | None = None
         self.ledger: Ledger | None = None
@@ -66,7 +90,38 @@ class Run:
 
     @cached_property
     def target(self) -> Target:
-        return target_class(self.settings.target).from_settings(self.settings, state_dir=self.workdir / "aws")
+        target = target_class(self.settings.target).from_settings(
+            self.settings, state_dir=self.workdir / "aws"
+        )
+        if self.settings.target == "local" and not self.settings.port:
+            from pytest_mlinfra.targets.local import LocalTarget
+
+            attach = self._emulator_to_attach()
+            if attach is not None and isinstance(target, LocalTarget):
+                target.attach(attach[0], outlives_session=attach[1])
+        return target
+
+    def _emulator_to_attach(self) -> tuple[EmulatorProcess, bool] | None:
+        """A separate emulator process the local target talks to, and whether it outlives the
+        session: ``mlinfra up``'s service when it runs; under xdist, that or one started by the
+        first worker for the session. None: run one in this process."""
+        from pytest_mlinfra.service import EmulatorProcess, running_service
+
+        if self.share is None or self.coordinator:
+            service = running_service()
+            return (service, True) if service is not None else None
+        data, _ = self.share.once("emulator", self._session_emulator)
+        return EmulatorProcess.from_dict(data), not data["owned"]
+
+    def _session_emulator(self) -> dict[str, Any]:
+        from pytest_mlinfra.service import running_service, spawn_emulator
+
+        assert self.share is not None
+        service = running_service()
+        if service is not None:
+            return {**asdict(service), "owned": False}
+        started = spawn_emulator(self.share.root / "aws", watch_pid=self.session_pid)
+        return {**asdict(started), "owned": True}
 
     @cached_property
     def toolchain(self) -> Toolchain:
@@ -113,30 +168,72 @@ class Run:
         return capable
 
     def deploy(self, stack_dir: Path | None = None) -> Stack:
-        """Start the target, then init and apply the stack; destroys what it made if apply fails."""
+        """Start the target, then init and apply the stack; destroys what it made if apply fails.
+
+        Under xdist the first worker applies and publishes; the others get the applied stack."""
         source = Path(stack_dir or self.settings.stack_dir)
         check_stack_dir(source)
+        if self.share is None:
+            return self._deploy(source)
+        share = self.share
+
+        def apply_once() -> dict[str, Any]:
+            publish = lambda s: share.publish("stack-record", self._record(s))  # noqa: E731
+            stack = self._deploy(source, before_apply=publish)
+            return {**self._record(stack), "outputs": stack.outputs}
+
+        published, produced = share.once("stack", apply_once)
+        if not produced:
+            self.settings.run_id = str(published["run_id"])
+            self.workdir = Path(published["workdir"])
+            self.stack = self._stack_from(published, outputs=published["outputs"])
+        return self.deployed_stack()
+
+    def _deploy(self, source: Path, before_apply: Callable[[Stack], None] | None = None) -> Stack:
         target = self.start_target()
         toolchain = self.toolchain
         self.log(f"mlinfra: terraform {toolchain.describe()}")
         self.log(f"mlinfra: provider {toolchain.provider_source}")
         self.ledger = self.open_ledger(source)
-        stack = Stack(
+        stack = self._new_stack(source, variables=self.stack_variables(), env=target.credentials_env())
+        self.stack = stack
+        stack.prepare()
+        stack.init()
+        if before_apply is not None:
+            before_apply(stack)
+        stack.apply()
+        return stack
+
+    def _new_stack(self, source: Path, variables: dict[str, Any], env: dict[str, str]) -> Stack:
+        target = None if self.coordinator else self.start_target()
+        return Stack(
             source=source,
             workdir=self.workdir,
-            toolchain=toolchain,
-            variables=self.stack_variables(),
-            endpoint=target.emulator_endpoint(),
-            env=target.credentials_env(),
+            toolchain=self.toolchain,
+            variables=variables,
+            endpoint=target.emulator_endpoint() if target is not None else None,
+            env=env,
             log=self.log,
             timer=self.timer,
             run_id=self.run_id,
             on_status=self.record_status,
         )
-        self.stack = stack
-        stack.prepare()
-        stack.init()
-        stack.apply()
+
+    def _record(self, stack: Stack) -> dict[str, Any]:
+        """What another process needs to use (or destroy) this applied stack."""
+        return {
+            "run_id": self.run_id,
+            "source": str(stack.source),
+            "workdir": str(stack.workdir),
+            "env": dict(stack.env),
+        }
+
+    def _stack_from(self, record: dict[str, Any], outputs: dict[str, Any] | None = None) -> Stack:
+        """Another process's applied stack, to read (xdist workers) or destroy (the controller)."""
+        stack = self._new_stack(Path(record["source"]), variables={}, env=dict(record["env"]))
+        stack.workdir = Path(record["workdir"])
+        stack.outputs = dict(outputs or {})
+        stack.applied = True
         return stack
 
     def open_ledger(self, source: Path) -> Ledger:
@@ -173,7 +270,14 @@ class Run:
         return self.stack
 
     def sync_model(self) -> SyncedModel:
-        """Upload the model artifact and get it to where the function reads it (verified)."""
+        """Upload the model artifact and get it to where the function reads it (verified); under
+        xdist once, by the first worker that needs it."""
+        if self.share is None:
+            return self._sync_model()
+        published, _ = self.share.once("model", lambda: asdict(self._sync_model()))
+        return SyncedModel(**published)
+
+    def _sync_model(self) -> SyncedModel:
         stack = self.deployed_stack()
         if self.settings.model_path is None:
             raise MlinfraError("no model artifact configured", "set --mlinfra-model or the mlinfra_model ini")
@@ -231,8 +335,8 @@ class Run:
     def destroy_stack(self) -> None:
         """Destroy the applied stack unless kept; raises (loudly) when destroy fails."""
         stack, self.stack = self.stack, None
-        if stack is None:
-            return
+        if stack is None or self.share is not None:
+            return  # an xdist worker: the controller destroys once, after the last worker
         if stack.applied and self.settings.keep:
             self.log(self.keep_message(stack))
             return
@@ -248,6 +352,59 @@ class Run:
                 f"destroy: done in {time.perf_counter() - started:.1f} s, run {self.run_id} left nothing"
             )
         stack.cleanup()
+
+    def finish_session(self) -> None:
+        """The xdist controller, after the last worker: destroy the session's stack (whatever state
+        the workers left, crashed ones included), then stop the emulator the first worker started."""
+        share = self.share
+        if share is None or not self.coordinator:
+            return
+        record = share.read("stack-record")
+        try:
+            if record is not None:
+                self.settings.run_id = str(record["run_id"])
+                self.ledger = self._read_ledger(Path(record["workdir"]))
+                stack = self._stack_from(record)
+                if stack.state_file.exists():
+                    if self.settings.keep:
+                        self.log(self.keep_message(stack))
+                    else:
+                        stack.destroy()
+                        stack.cleanup()
+        finally:
+            from pytest_mlinfra.service import terminate
+
+            emulator = share.read("emulator")
+            if emulator is not None and emulator.get("owned"):
+                terminate(int(emulator["pid"]))
+            shutil.rmtree(share.root, ignore_errors=True)
+
+    @staticmethod
+    def _read_ledger(workdir: Path) -> Ledger | None:
+        try:
+            return Ledger.read(workdir)
+        except (OSError, ValueError):
+            return None
+
+    def export_figures(self) -> dict[str, Any]:
+        """What an xdist worker measured, as JSON-able data for the controller's summary and JUnit."""
+        return {
+            "stages": dict(self.timer.seconds),
+            "latencies": [asdict(sample) for sample in self.latencies.samples],
+            "findings": None if self.findings is None else [asdict(f) for f in self.findings],
+        }
+
+    def merge_figures(self, figures: dict[str, Any]) -> None:
+        """Fold an xdist worker's figures into the controller's."""
+        for stage, seconds in figures.get("stages", {}).items():
+            self.timer.seconds[stage] = self.timer.seconds.get(stage, 0.0) + float(seconds)
+        for sample in figures.get("latencies", []):
+            self.latencies.add(Sample(**sample))
+        if figures.get("findings") is not None:
+            from pytest_mlinfra.audit import Finding
+
+            found = [Finding(**{**f, "keys": tuple(f["keys"])}) for f in figures["findings"]]
+            self.findings = (self.findings or []) + found
 
     def stop_target(self) -> None:
         if self._target_started:

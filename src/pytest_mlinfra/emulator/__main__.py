@@ -1,13 +1,14 @@
 """``python -m pytest_mlinfra.emulator --port N [--state-dir D]``: the embedded AWS as a server.
 
 Prints the endpoint URL as the first line of stdout (so a parent process can read it), serves
-until SIGINT or SIGTERM, then stops cleanly (Lambda workers killed). A taken port is one line on
-stderr and exit status 2.
+until SIGINT or SIGTERM (or until the ``--watch-pid`` process is gone), then stops cleanly (Lambda
+workers killed). A taken port is one line on stderr and exit status 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -18,10 +19,23 @@ from pytest_mlinfra.emulator.server import EmbeddedAWS
 from pytest_mlinfra.errors import MlinfraError
 
 
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pytest_mlinfra.emulator", description=__doc__)
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     parser.add_argument("--state-dir", type=Path, default=None, help="where EFS storage and Lambda code live")
+    parser.add_argument(
+        "--watch-pid", type=int, default=None, help="stop when this process is gone (a session's emulator)"
+    )
     args = parser.parse_args(argv)
     stop = threading.Event()
 
@@ -38,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(aws.endpoint_url, flush=True)
         while not stop.wait(0.5):
-            pass
+            if args.watch_pid and not _running(args.watch_pid):
+                break
     finally:
         aws.stop()
     return 0

@@ -1,0 +1,74 @@
+"""``mlinfra up | down | status``: a target that outlives the pytest session.
+
+``up`` starts the embedded AWS as a background service (127.0.0.1, state dir under the cache, its pid
+and endpoint recorded where the plugin finds them: the local target then deploys into it).
+``down`` destroys every stack kept on it, then stops it; for ``--target localstack|aws`` (nothing of
+ours runs there) it destroys the stacks kept on that target. ``status`` says what runs and what is kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from pytest_mlinfra import kept, service
+from pytest_mlinfra.errors import MlinfraError
+
+
+def _parser(command: str, text: str) -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(prog=f"mlinfra {command}", description=text)
+
+
+def up_main(argv: list[str]) -> int:
+    parser = _parser("up", "start the embedded AWS as a background service")
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    args = parser.parse_args(argv)
+    try:
+        record, started = service.start_service(port=args.port)
+    except MlinfraError as exc:
+        print(f"mlinfra up: {exc}", file=sys.stderr)
+        return 1
+    verb = "started" if started else "already running"
+    print(f"embedded AWS {verb}: {record.endpoint_url} (pid {record.pid}, state {record.state_dir})")
+    print("pytest --mlinfra-target=local now deploys into it; stop it with: mlinfra down")
+    return 0
+
+
+def down_main(argv: list[str]) -> int:
+    parser = _parser("down", "destroy the kept stacks, then stop the embedded AWS service")
+    parser.add_argument(
+        "--target",
+        choices=("local", "localstack", "aws"),
+        default="local",
+        help="whose kept stacks to destroy (local also stops the service; default local)",
+    )
+    args = parser.parse_args(argv)
+    failed = kept.destroy_all(args.target, log=print)
+    if args.target == "local":
+        if failed:
+            print(
+                f"mlinfra down: {failed} kept stack(s) could not be destroyed; the service keeps running "
+                "so you can retry: mlinfra down",
+                file=sys.stderr,
+            )
+            return 1
+        stopped = service.stop_service()
+        print(f"embedded AWS stopped (pid {stopped.pid})" if stopped else "embedded AWS was not running")
+    return 1 if failed else 0
+
+
+def status_main(argv: list[str]) -> int:
+    _parser("status", "what runs and what is kept").parse_args(argv)
+    record = service.recorded_service()
+    if record is None:
+        print("embedded AWS: not running (start it with: mlinfra up)")
+    elif record.alive():
+        print(f"embedded AWS: running at {record.endpoint_url} (pid {record.pid}, state {record.state_dir})")
+    else:
+        print(f"embedded AWS: recorded pid {record.pid} is gone (start it again with: mlinfra up)")
+    stacks = kept.all_kept()
+    if not stacks:
+        print("kept stacks: none")
+    for stack in stacks:
+        print(f"kept stack: {stack.describe()}")
+    return 0
