@@ -67,7 +67,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--examples", type=int, default=25, help="Hypothesis examples per property")
     args = parser.parse_args()
-    from pytest_mlinfra.strategies import FAMOUS_NAMES, NEUTRAL_TEMPLATES
+    from pytest_mlinfra.ner.strategies import FAMOUS_NAMES, NEUTRAL_TEMPLATES
 
     texts = [t.format(name=n) for n in FAMOUS_NAMES for t in NEUTRAL_TEMPLATES]
     runs: list[dict[str, Any]] = []

@@ -18,13 +18,12 @@ from pytest_mlinfra.errors import MlinfraError
 
 if TYPE_CHECKING:
     from pytest_mlinfra.function import FunctionClient
-    from pytest_mlinfra.predictor import NerPredictor
     from pytest_mlinfra.run import Run
     from pytest_mlinfra.sync import SyncedModel
     from pytest_mlinfra.targets.base import Target
     from pytest_mlinfra.terraform.stack import Stack
 
-__all__ = ["mlinfra_function", "mlinfra_model", "mlinfra_stack", "mlinfra_target", "ner_predictor"]
+__all__ = ["mlinfra_function", "mlinfra_model", "mlinfra_stack", "mlinfra_target"]
 
 T = TypeVar("T")
 
@@ -71,14 +70,7 @@ def mlinfra_model(mlinfra_run: Run, mlinfra_stack: Stack) -> SyncedModel:
 def mlinfra_function(mlinfra_run: Run, mlinfra_model: SyncedModel) -> FunctionClient:
     """The deployed function, for any model: ``fn(event) -> dict``, ``fn.invoke(event)`` (raw answer
     with timing), ``fn.latencies``; using it adds the session's latency-budget check."""
-    return _or_stop(mlinfra_run.function)
-
-
-@pytest.fixture(scope="session")
-def ner_predictor(mlinfra_run: Run, mlinfra_function: FunctionClient) -> NerPredictor:
-    """``ner_predictor(text)``, ``ner_predictor.batch(texts)``, ``ner_predictor.latencies``."""
-    from pytest_mlinfra.predictor import NerPredictor
-    from pytest_mlinfra.strategies import register_profile
+    from pytest_mlinfra.hypothesis_profile import register_profile
 
     register_profile(mlinfra_run.settings)
-    return NerPredictor(mlinfra_function)
+    return _or_stop(mlinfra_run.function)

@@ -22,6 +22,7 @@ import pytest
 from pytest_mlinfra import interrupts
 from pytest_mlinfra.errors import MlinfraError
 from pytest_mlinfra.fixtures import *  # noqa: F403 - registers the public fixtures
+from pytest_mlinfra.ner.fixtures import *  # noqa: F403 - the NER pack's (ner_predictor)
 from pytest_mlinfra.settings import Declaration, Settings, declarations, resolve
 from pytest_mlinfra.targets import target_class
 
@@ -191,7 +192,37 @@ def mlinfra_run(pytestconfig: pytest.Config) -> Run:
     return pytestconfig.stash[STATE].run()
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Collect the stock property suites switched on (before -k/-m deselect), and give every
+    Hypothesis test that calls the deployed function the remote settings."""
+    state = config.stash.get(STATE, None)
+    if state is None:
+        return
+    if state.settings.properties:
+        from pytest_mlinfra.suites import suite_path
+
+        for name in state.settings.properties:
+            module = pytest.Module.from_parent(session, path=suite_path(name), nodeid=f"mlinfra:{name}")
+            items.extend(item for item in session.genitems(module) if isinstance(item, pytest.Item))
+    remote = [
+        item
+        for item in items
+        if FUNCTION_FIXTURE in getattr(item, "fixturenames", ())
+        and getattr(getattr(item, "obj", None), "is_hypothesis_test", False)
+    ]
+    if remote:
+        from pytest_mlinfra.hypothesis_profile import apply_remote_settings, register_profile
+
+        register_profile(state.settings)
+        for item in remote:
+            apply_remote_settings(item.obj)  # type: ignore[attr-defined]
+
+
+@pytest.hookimpl(trylast=True, specname="pytest_collection_modifyitems")
+def pytest_mlinfra_session_checks(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
     """Append the session-level checks: cost tags when a test deploys the stack, the latency budget
@@ -238,8 +269,10 @@ def pytest_runtestloop(session: pytest.Session) -> object:
 
 
 @pytest.hookimpl(wrapper=True, specname="pytest_sessionfinish")
-def _exit_interrupted(session: pytest.Session) -> object:
-    """A signal pytest did not see as KeyboardInterrupt (one noted during destroy) still exits 2."""
+def pytest_mlinfra_exit_interrupted(session: pytest.Session) -> object:
+    """A signal pytest did not see as KeyboardInterrupt (one noted during destroy) still exits 2.
+
+    (pytest registers only functions named ``pytest_*``, hence the name with ``specname``.)"""
     try:
         return (yield)
     finally:

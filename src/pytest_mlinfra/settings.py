@@ -227,6 +227,11 @@ class Settings:
         default="quick",
         choices=tuple(PROFILE_EXAMPLES),
     )
+    properties: tuple[str, ...] = setting(
+        "stock property suites to run against the deployed function, e.g. ner (no test file to copy)",
+        default=(),
+        parse=_names,
+    )
     latency_budgets: dict[str, float] = setting(
         "budgets in ms of warm p50/p95/p99 and the cold start, e.g. 'p50=100 p95=300 cold=5000'",
         factory=_default_budgets,
@@ -235,7 +240,7 @@ class Settings:
         shown=f"`{DEFAULT_LATENCY_BUDGET}`",
     )
     min_recall: float = setting(
-        "minimum recall of names inserted into neutral templates", default=0.9, parse=float
+        "minimum recall of names inserted into neutral templates (NER suite)", default=0.9, parse=float
     )
     audit: bool = setting(
         "skip the cost-tag audit of the stack", default=True, key="no_audit", kind="flag", shown="off"
@@ -305,7 +310,11 @@ class Settings:
                 )
         if self.terraform:
             find_terraform(self.terraform)
+        from pytest_mlinfra.suites import suite_path
         from pytest_mlinfra.targets import target_class
+
+        for suite in self.properties:
+            suite_path(suite)
 
         target_class(self.target).preflight(self)
 

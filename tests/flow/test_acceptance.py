@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mlinfra.strategies import FAMOUS_NAMES
+from pytest_mlinfra.ner.strategies import FAMOUS_NAMES
 
 pytestmark = pytest.mark.slow
 

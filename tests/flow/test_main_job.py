@@ -26,5 +26,5 @@ def test_main_job_passes_on_the_local_target(tmp_path: Path) -> None:
     )
     assert "predictor latency (client wall time): p50" in proc.stdout
     report = junit.read_text()
-    assert 'tests="15"' in report and 'failures="0"' in report and 'errors="0"' in report
+    assert 'tests="16"' in report and 'failures="0"' in report and 'errors="0"' in report
     assert '<property name="mlinfra.stage.apply_s"' in report

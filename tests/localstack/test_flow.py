@@ -18,7 +18,7 @@ import boto3
 import pytest
 
 from pytest_mlinfra.localstack_ext.launcher import LocalStack, worker_pids
-from pytest_mlinfra.strategies import FAMOUS_NAMES
+from pytest_mlinfra.ner.strategies import FAMOUS_NAMES
 
 pytestmark = pytest.mark.slow
 

@@ -98,3 +98,15 @@ def test_a_bad_number_is_one_line(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--mlinfra-port=eighty")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: mlinfra: --mlinfra-port (ini mlinfra_port) 'eighty' is not valid*"])
+
+
+def test_stock_property_suite_is_collected_from_the_ini(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nmlinfra_properties = ner\n")
+    pytester.makepyfile("def test_own():\n    pass\n")
+    result = pytester.runpytest("--collect-only", "-q")
+    result.stdout.fnmatch_lines(
+        ["*.py::test_own", "mlinfra:ner::test_spans_match_the_input", "::mlinfra-latency-budget"]
+    )
+    unknown = pytester.runpytest("--mlinfra-properties=nlp")
+    assert unknown.ret == pytest.ExitCode.USAGE_ERROR
+    unknown.stderr.fnmatch_lines(["ERROR: mlinfra: property suite 'nlp' is unknown. use one of: ner"])

@@ -8,17 +8,16 @@ from hypothesis import given
 from pytest_mlinfra.errors import MlinfraError
 from pytest_mlinfra.function import parse_report
 from pytest_mlinfra.latency import LatencyLog, Sample, budget_misses, parse_budgets, percentile
-from pytest_mlinfra.strategies import (
-    NamedSentence,
+from pytest_mlinfra.ner.properties import (
     RecallTracker,
     confidence_violations,
     entity_violations,
     is_structured_error,
     label_violations,
-    named_sentences,
     overlap_violations,
     span_violations,
 )
+from pytest_mlinfra.ner.strategies import NamedSentence, named_sentences
 
 TEXT = "Tom Cruise met Serena Williams"
 GOOD = [
@@ -89,3 +88,31 @@ def test_recall_tracker() -> None:
     tracker.record(sample, [{"text": "Tom Cruise", "start": 6, "end": 16}])
     tracker.record(sample, [])
     assert (tracker.recall, tracker.misses) == (0.5, ["I met Tom Cruise"])
+
+
+def test_remote_settings_reach_a_given_test_unless_it_has_its_own() -> None:
+    from hypothesis import settings
+    from hypothesis import strategies as st
+
+    from pytest_mlinfra.hypothesis_profile import apply_remote_settings, register_profile
+    from pytest_mlinfra.settings import Settings
+
+    register_profile(Settings(examples=7))
+    calls: list[int] = []
+
+    @given(st.integers())
+    def plain(value: int) -> None:
+        calls.append(value)
+
+    @settings(max_examples=3)
+    @given(st.integers())
+    def own(value: int) -> None:
+        calls.append(value)
+
+    assert apply_remote_settings(plain) is True
+    assert apply_remote_settings(own) is False
+    plain()
+    assert len(calls) == 7
+    calls.clear()
+    own()
+    assert len(calls) == 3
