@@ -158,12 +158,16 @@ def test_import_error_is_reported(client: Callable[[str], Any], make_function: C
 
 
 def test_async_invoke_runs_in_background(
-    tmp_path: Path, client: Callable[[str], Any], make_function: Callable[..., str]
+    aws: EmbeddedAWS,
+    client: Callable[[str], Any],
+    make_function: Callable[..., str],
+    access_point: dict[str, Any],
 ) -> None:
-    name = make_function("write_marker")
-    marker = tmp_path / "marker"
+    # The handler has a private /tmp, like on AWS: it leaves its marker on the EFS mount instead.
+    name = make_function("write_marker", mount=True, Environment={"Variables": {"MODEL_DIR": "/mnt/shared-storage"}})
+    marker = aws.efs_storage(access_point["file_system_id"]) / "lambda" / f"{name}.marker"
     response = client("lambda").invoke(
-        FunctionName=name, InvocationType="Event", Payload=json.dumps({"path": str(marker)})
+        FunctionName=name, InvocationType="Event", Payload=json.dumps({"name": marker.name})
     )
     assert response["StatusCode"] == 202
     deadline = time.monotonic() + 10

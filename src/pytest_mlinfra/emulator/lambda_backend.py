@@ -7,12 +7,20 @@ sees no diff) and ``Invoke`` runs the handler in a warm ``awslambdaric`` worker
 (:mod:`pytest_mlinfra.emulator.mounts`). ``RequestResponse``, ``Event`` (202, run in the background)
 and ``DryRun`` (204) are supported; errors come back as AWS returns them
 (``X-Amz-Function-Error: Unhandled`` and a payload with errorType/errorMessage/stackTrace).
+
+Each invocation gets an execution environment of its own up to the concurrency limit, then a 429
+``TooManyRequestsException`` (:mod:`pytest_mlinfra.emulator.lambda_pool`). A deleted or updated
+function's environments are killed. Package limits are AWS's: 50 MB zipped for a direct upload,
+250 MB unzipped including layers; layers are extracted in order and seen at ``/opt``.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import io
+import json
 import time
 import zipfile
 from pathlib import Path
@@ -20,11 +28,77 @@ from typing import Any
 
 from moto.awslambda.exceptions import InvalidParameterValueException, LambdaClientError
 from moto.awslambda.models import LambdaBackend, LambdaFunction
+from moto.core.exceptions import JsonRESTError
 
 from pytest_mlinfra.emulator import context, efs, mounts
 from pytest_mlinfra.emulator.lambda_report import tail
+from pytest_mlinfra.emulator.lambda_pool import Throttled
 from pytest_mlinfra.emulator.lambda_worker import Outcome, WorkerSpec
 from pytest_mlinfra.errors import MlinfraError
+
+ZIPPED_LIMIT = 52_428_800  # 50 MB: a deployment package uploaded directly (not through S3)
+REQUEST_LIMIT = 69_905_067  # what AWS names in the error: that zip, base64 encoded, in the request
+UNZIPPED_LIMIT = 262_144_000  # 250 MB: the package and all its layers, extracted
+
+
+class TooManyRequestsException(JsonRESTError):
+    """429 as AWS sends it: header ``X-Amzn-ErrorType`` and ``{Reason, Type, message}``."""
+
+    code = 429
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("TooManyRequestsException", "Rate Exceeded.")
+        self.description = json.dumps({"Reason": reason, "Type": "User", "message": "Rate Exceeded."})
+
+
+class RequestEntityTooLargeException(JsonRESTError):
+    code = 413
+
+    def __init__(self, operation: str) -> None:
+        super().__init__(
+            "RequestEntityTooLargeException",
+            f"Request must be smaller than {REQUEST_LIMIT} bytes for the {operation} operation",
+        )
+
+
+def _unzipped_size(code: bytes) -> int:
+    try:
+        with zipfile.ZipFile(io.BytesIO(code)) as archive:
+            return sum(info.file_size for info in archive.infolist())
+    except zipfile.BadZipFile:
+        raise InvalidParameterValueException(
+            "Could not unzip uploaded file. Please check your file, then try to upload again."
+        ) from None
+
+
+def _direct_zip(code: dict[str, Any] | None) -> bytes | None:
+    """The bytes of a ``ZipFile`` upload (base64 in the request), None for S3 or image code."""
+    data = (code or {}).get("ZipFile")
+    if not data:
+        return None
+    if isinstance(data, bytes):
+        return data
+    try:
+        return base64.b64decode(data)
+    except (binascii.Error, ValueError):
+        raise InvalidParameterValueException("Could not decode the ZipFile parameter.") from None
+
+
+def check_package(code: bytes | None, layers: list[bytes], operation: str, direct: bool) -> None:
+    """AWS's deployment package limits, with its error codes and messages."""
+    if code is None:
+        return
+    if direct and len(code) > ZIPPED_LIMIT:
+        raise RequestEntityTooLargeException(operation)
+    total = _unzipped_size(code)
+    if not layers and total >= UNZIPPED_LIMIT:
+        raise InvalidParameterValueException(f"Unzipped size must be smaller than {UNZIPPED_LIMIT} bytes")
+    total += sum(_unzipped_size(layer) for layer in layers)
+    if total > UNZIPPED_LIMIT:
+        raise InvalidParameterValueException(
+            f"Function code combined with layers exceeds the maximum allowed size of {UNZIPPED_LIMIT} bytes. "
+            f"The actual size is {total} bytes."
+        )
 
 
 class MountingLambdaFunction(LambdaFunction):
@@ -65,11 +139,27 @@ class RunningLambdaBackend(LambdaBackend):
 
         return moto.awslambda.urls
 
+    def _layer_bytes(self, arns: list[str]) -> list[bytes]:
+        result = []
+        for arn in arns:
+            layer = self.layers_versions_by_arn(arn)
+            if layer is not None:
+                result.append(getattr(layer, "code_bytes", b"") or b"")
+        return result
+
     def create_function(self, spec: dict[str, Any]) -> LambdaFunction:
         spec = dict(spec)
+        direct = _direct_zip(spec.get("Code"))
+        check_package(direct, self._layer_bytes(spec.get("Layers") or []), "CreateFunction", direct=True)
         publish = bool(spec.pop("Publish", False))
         configs = _check_file_system_configs(spec.pop("FileSystemConfigs", None))
         function = super().create_function(spec)
+        if direct is None and getattr(function, "code_bytes", b""):  # from S3: only the unzipped limit
+            try:
+                check_package(function.code_bytes, self._layer_bytes(spec.get("Layers") or []), "", direct=False)
+            except LambdaClientError:
+                self._lambdas.del_function(function.function_name, None)
+                raise
         # Same object, one more field (moto builds LambdaFunction itself, so we re-class it here).
         setattr(function, "__class__", MountingLambdaFunction)  # noqa: B010
         function.file_system_configs = configs  # type: ignore[attr-defined]
@@ -78,6 +168,31 @@ class RunningLambdaBackend(LambdaBackend):
             if published is not None:
                 return published
         return function
+
+    def update_function_code(
+        self, function_name: str, qualifier: str, body: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        function = self.get_function(function_name, qualifier)
+        layers = [layer["Arn"] for layer in getattr(function, "layers", None) or []]
+        check_package(_direct_zip(body), self._layer_bytes(layers), "UpdateFunctionCode", direct=True)
+        result = super().update_function_code(function_name, qualifier, body)
+        context.current().pool.retire(function.function_arn)
+        return result
+
+    def update_function_configuration(
+        self, function_name: str, qualifier: str, body: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        result = super().update_function_configuration(function_name, qualifier, body)
+        function = self.get_function(function_name, qualifier)
+        context.current().pool.retire(function.function_arn)
+        return result
+
+    def delete_function(self, function_name: str, qualifier: str | None = None) -> None:
+        function = self.get_function(function_name, qualifier)
+        arn = function.function_arn
+        super().delete_function(function_name, qualifier)
+        if qualifier is None:
+            context.current().pool.retire(arn)  # workers die with their function
 
     def invoke(
         self, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any
@@ -90,10 +205,14 @@ class RunningLambdaBackend(LambdaBackend):
         payload = body.encode() if isinstance(body, str) else (body or b"{}")
         spec = self._worker_spec(function)
         pool = context.current().pool
+        reserved = _reserved(function)
         if invocation_type == "Event":
-            pool.submit(spec, payload, lambda outcome: self._log(function, outcome))
+            pool.submit(spec, payload, lambda outcome: self._log(function, outcome), reserved=reserved)
             return b""
-        outcome = pool.invoke(spec, payload)
+        try:
+            outcome = pool.invoke(spec, payload, reserved=reserved)
+        except Throttled as exc:
+            raise TooManyRequestsException(exc.reason) from None
         self._log(function, outcome)
         if outcome.error:
             response_headers["X-Amz-Function-Error"] = "Unhandled"
@@ -118,7 +237,24 @@ class RunningLambdaBackend(LambdaBackend):
             region=self.region_name,
             endpoint_url=state.endpoint_url,
             log_dir=state.state_dir / "lambda-logs",
+            tmp_mb=int(getattr(function, "ephemeral_storage", 512) or 512),
+            opt_dir=self._layers_dir(function, state.state_dir / "lambda-layers"),
         )
+
+    def _layers_dir(self, function: LambdaFunction, root: Path) -> Path | None:
+        """The function's layers extracted in order into one directory (``/opt``), once per set."""
+        arns = [layer["Arn"] for layer in getattr(function, "layers", None) or []]
+        if not arns:
+            return None
+        target = root / hashlib.sha256("\n".join(arns).encode()).hexdigest()[:16]
+        if not target.exists():
+            partial = target.with_name(target.name + ".partial")
+            partial.mkdir(parents=True, exist_ok=True)
+            for code in self._layer_bytes(arns):
+                with zipfile.ZipFile(io.BytesIO(code)) as archive:
+                    archive.extractall(partial)
+            partial.rename(target)
+        return target
 
     def _mounts(self, function: LambdaFunction) -> list[mounts.Mount]:
         result = []
@@ -148,6 +284,11 @@ class RunningLambdaBackend(LambdaBackend):
             logs.put_log_events(group, stream, events)
         except Exception:  # logs are a courtesy; never fail an invoke for them
             pass
+
+
+def _reserved(function: LambdaFunction) -> int | None:
+    value = getattr(function, "reserved_concurrency", None)
+    return None if value in (None, "") else int(value)
 
 
 def _unpack(function: LambdaFunction, root: Path) -> Path:

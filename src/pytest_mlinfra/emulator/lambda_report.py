@@ -23,6 +23,7 @@ class Report:
     max_memory_mb: int
     init_ms: float | None = None
     status: str | None = None  # "timeout" / "error" as AWS appends for a failed sandbox
+    error_type: str | None = None  # e.g. Runtime.OutOfMemory, with status "error"
 
 
 def timed_out_line(request_id: str, timeout_s: float) -> str:
@@ -43,6 +44,8 @@ def render(report: Report, output: str) -> str:
         fields.append(f"Init Duration: {report.init_ms:.2f} ms")
     if report.status:
         fields.append(f"Status: {report.status}")
+    if report.error_type:
+        fields.append(f"Error Type: {report.error_type}")
     if output and not output.endswith("\n"):
         output += "\n"
     return (

@@ -1,8 +1,11 @@
-"""One warm worker process per function version: ``python -m awslambdaric <handler>``.
+"""One execution environment: ``python -I -S bootstrap.py <handler>`` running awslambdaric.
 
 Like a Lambda execution environment: started on the first invoke (cold start, its time reported as
-``Init Duration``), kept for later invokes (warm), killed on timeout, on a code or configuration
-change and when the emulator stops. The worker's stdout/stderr go to a log file; each invocation's
+``Init Duration``), kept for later invokes (warm), killed on timeout, when it uses more memory
+than ``MemorySize`` (as AWS does: ``signal: killed``), on a code or configuration change and when
+the emulator stops. The interpreter sees only the sandbox's packages
+(:mod:`pytest_mlinfra.emulator.lambda_sandbox`): ``/var/task``, ``PYTHONPATH``, ``/opt``, the
+managed runtime and the standard library. The worker's stdout/stderr go to a log file; each invocation's
 slice of that file is what ``LogType=Tail`` returns (the runtime writes before it posts the result,
 so the slice is complete when the result arrives).
 """
@@ -21,11 +24,26 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pytest_mlinfra.emulator import lambda_report, mounts
+from pytest_mlinfra.emulator import lambda_report, lambda_sandbox, mounts
 from pytest_mlinfra.emulator.runtime_api import Invocation, RuntimeChannel, RuntimeServer
 
 _POLL_S = 0.05
 INIT_LIMIT_S = 10.0  # AWS gives the init phase of an on-demand function 10 s
+# How the Lambda service (written in Go) words a runtime's death: Go's os.ProcessState strings.
+_SIGNALS = {
+    1: "hangup", 2: "interrupt", 3: "quit", 4: "illegal instruction", 5: "trace/breakpoint trap",
+    6: "aborted", 7: "bus error", 8: "floating point exception", 9: "killed", 11: "segmentation fault",
+    13: "broken pipe", 14: "alarm clock", 15: "terminated",
+}  # fmt: skip
+
+
+def exit_text(returncode: int | None) -> str:
+    """``exit status 3``, ``signal: segmentation fault``, ``signal: killed``, as AWS reports them."""
+    if returncode is None:
+        return "signal: killed"
+    if returncode < 0:
+        return f"signal: {_SIGNALS.get(-returncode, f'signal {-returncode}')}"
+    return f"exit status {returncode}"
 
 
 @dataclass(frozen=True)
@@ -46,6 +64,8 @@ class WorkerSpec:
     endpoint_url: str = ""
     log_dir: Path = field(default=Path("."))
     python: str = ""  # the interpreter that runs awslambdaric (default: this process's own)
+    tmp_mb: int = 512  # EphemeralStorage: the size of the private /tmp
+    opt_dir: Path | None = None  # the function's layers, extracted in order (seen at /opt)
 
 
 @dataclass
@@ -56,6 +76,7 @@ class Outcome:
     duration_ms: float
     init_ms: float | None
     timed_out: bool = False
+    cold: bool = False
 
 
 class LambdaWorker:
@@ -68,6 +89,10 @@ class LambdaWorker:
         self._log_path = spec.log_dir / f"{spec.function_name}-{uuid.uuid4().hex[:8]}.log"
         self._spawned = 0.0
         self._cold = True
+        self.relocated = False  # True: the AWS layout (/var/task, /var/runtime, private /tmp)
+        # Managed by the pool: whether an invocation holds this environment, and since when it idles.
+        self.busy = False
+        self.created = self.last_used = time.monotonic()
 
     @property
     def pid(self) -> int | None:
@@ -86,7 +111,7 @@ class LambdaWorker:
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
-    def _environment(self) -> dict[str, str]:
+    def _environment(self, task_root: str, runtime_dir: str) -> dict[str, str]:
         spec = self.spec
         assert self._server is not None
         env = {
@@ -94,11 +119,8 @@ class LambdaWorker:
             "LANG": "en_US.UTF-8",
             "TZ": ":UTC",
             "HOME": os.environ.get("HOME", "/tmp"),
-            "PYTHONPATH": str(spec.task_root),
-            "PYTHONUNBUFFERED": "1",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "LAMBDA_TASK_ROOT": str(spec.task_root),
-            "LAMBDA_RUNTIME_DIR": str(Path(self.python).parent),
+            "LAMBDA_TASK_ROOT": task_root,
+            "LAMBDA_RUNTIME_DIR": runtime_dir,
             "_HANDLER": spec.handler,
             "AWS_LAMBDA_RUNTIME_API": self._server.address,
             "AWS_LAMBDA_FUNCTION_NAME": spec.function_name,
@@ -121,19 +143,32 @@ class LambdaWorker:
         return env
 
     def start(self) -> None:
+        spec = self.spec
         self._channel = RuntimeChannel()
         self._cold = True
         self._server = RuntimeServer(self._channel)
-        env = self._environment()
-        argv = mounts.wrap(
-            [self.python, "-m", "awslambdaric", self.spec.handler], list(self.spec.mounts), env
+        sandbox = lambda_sandbox.Sandbox(
+            spec.task_root, lambda_sandbox.interpreter(spec.python), spec.opt_dir, spec.tmp_mb
         )
-        self.spec.log_dir.mkdir(parents=True, exist_ok=True)
+        self.relocated = mounts.relocates(list(spec.mounts), sandbox)
+        if self.relocated:
+            task_root, runtime_dir = lambda_sandbox.TASK_ROOT, lambda_sandbox.RUNTIME_DIR
+        else:
+            task_root = str(spec.task_root)
+            runtime_dir = str(sandbox.host_runtime_dir(spec.log_dir.parent / "lambda-runtime"))
+        env = self._environment(task_root, runtime_dir)
+        if not (self.relocated and mounts.private_tmp(sandbox)):
+            private = spec.log_dir.parent / "lambda-tmp" / self._log_path.stem
+            private.mkdir(parents=True, exist_ok=True)
+            env["TMPDIR"] = str(private)
+        bootstrap = [self.python, "-I", "-S", "-B", "-u", f"{runtime_dir}/bootstrap.py", spec.handler]
+        argv = mounts.wrap(bootstrap, list(spec.mounts), env, sandbox if self.relocated else None)
+        spec.log_dir.mkdir(parents=True, exist_ok=True)
         with open(self._log_path, "ab") as log:
             self._spawned = time.monotonic()
             self._proc = subprocess.Popen(
                 argv,
-                cwd=self.spec.task_root,
+                cwd=spec.task_root,
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -166,31 +201,39 @@ class LambdaWorker:
                 started = invocation.started
             duration_ms = ((invocation.finished or time.monotonic()) - started) * 1000
             output = self._read_log(offset)
-            status = None
+            status, error_type = None, None
+            max_memory = self._max_memory_mb()
             if outcome == "timeout":
                 output += lambda_report.timed_out_line(request_id, self.spec.timeout_s)
                 status = "timeout"
                 duration_ms = self.spec.timeout_s * 1000
-            elif outcome == "crash":
-                status = "error"
+            elif outcome in ("crash", "oom"):
+                status, error_type = "error", "Runtime.ExitError"
+                if outcome == "oom":
+                    error_type, max_memory = "Runtime.OutOfMemory", self.spec.memory_mb
+                output += f"RequestId: {request_id} Error: Runtime exited with error: {self._exit_text()}\n"
+                output += "Runtime.ExitError\n"
             report = lambda_report.Report(
                 request_id,
                 self.spec.version,
                 duration_ms,
                 self.spec.memory_mb,
-                self._max_memory_mb(),
+                max_memory,
                 init_ms,
                 status,
+                error_type,
             )
+            payload = self._payload(invocation, outcome, request_id)
             if outcome != "done" or self._channel.init_error is not None:
                 self.kill()
             return Outcome(
-                self._payload(invocation, outcome, request_id),
+                payload,
                 invocation.error or outcome != "done",
                 lambda_report.render(report, output),
                 duration_ms,
                 init_ms,
                 timed_out=outcome == "timeout",
+                cold=cold,
             )
 
     def _wait(self, invocation: Invocation, init_deadline: float) -> str:
@@ -204,16 +247,43 @@ class LambdaWorker:
                 return "timeout"
             if self._proc is not None and self._proc.poll() is not None:
                 return "done" if invocation.done.wait(_POLL_S) else "crash"
+            if self._rss_mb() > self.spec.memory_mb:
+                self._signal_kill()  # over MemorySize: the sandbox is killed, as on AWS
+                return "oom"
 
     def _payload(self, invocation: Invocation, outcome: str, request_id: str) -> bytes:
         if outcome == "timeout":
             message = f"RequestId: {request_id} Error: Task timed out after {self.spec.timeout_s:.2f} seconds"
             return json.dumps({"errorType": "Sandbox.Timedout", "errorMessage": message}).encode()
-        if outcome == "crash":
-            code = self._proc.returncode if self._proc is not None else None
-            message = f"RequestId: {request_id} Error: Runtime exited with error: exit status {code}"
+        if outcome in ("crash", "oom"):
+            message = f"RequestId: {request_id} Error: Runtime exited with error: {self._exit_text()}"
             return json.dumps({"errorType": "Runtime.ExitError", "errorMessage": message}).encode()
         return invocation.result
+
+    def _exit_text(self) -> str:
+        proc = self._proc
+        if proc is None:
+            return exit_text(None)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=2)
+        return exit_text(proc.returncode)
+
+    def _signal_kill(self) -> None:
+        if self._proc is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._proc.pid, signal.SIGKILL)
+
+    def _rss_mb(self) -> float:
+        """Resident memory of the runtime now (VmRSS), in MB."""
+        if self._proc is None:
+            return 0.0
+        try:
+            for line in Path(f"/proc/{self._proc.pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        except (OSError, ValueError, IndexError):
+            pass
+        return 0.0
 
     def _read_log(self, offset: int) -> str:
         try:

@@ -1,6 +1,10 @@
-"""How a worker sees its EFS access point at ``LocalMountPath`` without Docker or root.
+"""How a worker gets its execution-environment layout and its EFS mounts without Docker or root.
 
-Preferred: a private user+mount namespace (``unshare -rm``). Inside it the worker's wrapper bind
+Preferred: a private user+mount namespace (``unshare -rm``). Inside it the worker's wrapper first
+lays out the sandbox (:class:`pytest_mlinfra.emulator.lambda_sandbox.Sandbox`): a tmpfs over
+``/var`` holding the function's package at ``/var/task`` (read only) and the managed runtime's
+packages at ``/var/runtime``, layers at ``/opt``, and last a private tmpfs ``/tmp`` of the
+function's ephemeral storage size. Then it bind
 mounts the access point's host directory at ``LocalMountPath`` (e.g. ``/mnt/shared-storage``).
 When that path does not exist on the host, a tmpfs is mounted over its parent (``/mnt``) first so
 the mount point can be created; inside the worker the parent then shows only the EFS mounts.
@@ -24,10 +28,12 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from pytest_mlinfra.emulator.lambda_sandbox import OPT_DIR, Sandbox
 from pytest_mlinfra.errors import MlinfraError
 
 MOUNT_PATH = re.compile(r"^/mnt/[A-Za-z0-9_.\-]+$")
@@ -79,12 +85,28 @@ def _map_user_available() -> bool:
         return False
 
 
-def wrap(argv: list[str], mounts: list[Mount], env: dict[str, str]) -> list[str]:
-    """The command that runs ``argv`` with ``mounts`` visible (or ``env`` rewritten, as fallback)."""
+def relocates(mounts: list[Mount], sandbox: Sandbox | None) -> bool:
+    """Whether the worker gets the AWS layout (``/var/task``, ``/var/runtime``, private ``/tmp``)."""
+    return (
+        sandbox is not None
+        and namespaces_available()
+        and sandbox.relocatable()
+        and not any(_hidden_by_tmpfs(m) for m in mounts)
+        and not any(str(m.host_dir).startswith("/var/") for m in mounts)
+    )
+
+
+def wrap(
+    argv: list[str], mounts: list[Mount], env: dict[str, str], sandbox: Sandbox | None = None
+) -> list[str]:
+    """The command that runs ``argv`` with the sandbox laid out and ``mounts`` visible (or, as
+    fallback, ``env`` rewritten to host paths)."""
+    if relocates(mounts, sandbox):
+        return _namespace_command(argv, mounts, sandbox)
     if not mounts:
         return argv
     if namespaces_available() and not any(_hidden_by_tmpfs(m) for m in mounts):
-        return _namespace_command(argv, mounts)
+        return _namespace_command(argv, mounts, None)
     _rewrite_env(mounts, env)
     return argv
 
@@ -94,8 +116,34 @@ def _hidden_by_tmpfs(mount: Mount) -> bool:
     return str(mount.host_dir).startswith(parent.rstrip("/") + "/")
 
 
-def _namespace_command(argv: list[str], mounts: list[Mount]) -> list[str]:
+def _bind(source: str, target: str, read_only: bool) -> str:
+    src, dst = shlex.quote(source), shlex.quote(target)
+    make = f"mkdir -p {dst}" if Path(source).is_dir() else f"mkdir -p {shlex.quote(str(Path(target).parent))}; touch {dst}"
+    line = f"{make}; mount --bind {src} {dst}"
+    if read_only:
+        line += f"; mount -o remount,bind,ro {dst} 2>/dev/null || true"
+    return line
+
+
+def _sandbox_lines(sandbox: Sandbox) -> list[str]:
+    lines = ["mount -t tmpfs -o mode=755 mlinfra-var /var"]
+    if sandbox.opt_dir is not None:
+        lines.append(f"mount -t tmpfs -o mode=755 mlinfra-opt {OPT_DIR}")
+    lines += [_bind(source, target, ro) for source, target, ro in sandbox.bind_mounts()]
+    return lines
+
+
+def private_tmp(sandbox: Sandbox | None) -> bool:
+    """A tmpfs ``/tmp`` hides the host's: only when the interpreter does not live below it."""
+    return sandbox is not None and not any(
+        p == "/tmp" or p.startswith("/tmp/") for p in (sandbox.runtime.python, os.path.realpath(sys.base_prefix))
+    )
+
+
+def _namespace_command(argv: list[str], mounts: list[Mount], sandbox: Sandbox | None) -> list[str]:
     lines = ["set -e"]
+    if sandbox is not None:
+        lines += _sandbox_lines(sandbox)
     parents: dict[str, str] = {}
     for mount in mounts:
         parent = str(Path(mount.mount_path).parent)
@@ -107,13 +155,15 @@ def _namespace_command(argv: list[str], mounts: list[Mount]) -> list[str]:
             f"mkdir -p {target}; fi"
         )
         lines.append(f"mount --bind {source} {target}")
+    if sandbox is not None and private_tmp(sandbox):
+        lines.append(f"mount -t tmpfs -o size={max(1, sandbox.tmp_mb)}m,mode=1777 mlinfra-tmp /tmp")
     identity = next((m.identity for m in mounts if m.identity is not None), None)
     if identity is not None and _map_user_available():
         uid, gid = identity
         lines.append(f'exec unshare --map-user={uid} --map-group={gid} -U -- "$@"')
     else:
         lines.append('exec "$@"')
-    return ["unshare", "-rm", "--", "sh", "-c", "\n".join(lines), "mlinfra-efs-mount", *argv]
+    return ["unshare", "-rm", "--", "sh", "-c", "\n".join(lines), "mlinfra-sandbox", *argv]
 
 
 def _rewrite_env(mounts: list[Mount], env: dict[str, str]) -> None:

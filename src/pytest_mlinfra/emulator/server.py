@@ -29,11 +29,23 @@ class EmbeddedAWS:
     ``state_dir`` holds what the emulator keeps on disk (EFS storage, Lambda code and logs); it is
     created when missing. Without one, a temporary directory is used and removed by ``stop()``.
     ``port=0`` picks a free port. Only 127.0.0.1-style local hosts make sense.
+    ``lambda_concurrency`` caps the execution environments running at once (functions without
+    reserved concurrency; default :func:`~pytest_mlinfra.emulator.lambda_pool.default_concurrency`);
+    idle environments are reaped after ``keep_warm_s``.
     """
 
-    def __init__(self, state_dir: Path | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        state_dir: Path | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        lambda_concurrency: int | None = None,
+        keep_warm_s: float | None = None,
+    ) -> None:
         self.host = host
         self.port = port
+        self.lambda_concurrency = lambda_concurrency
+        self.keep_warm_s = keep_warm_s
         self._owns_state_dir = not state_dir
         # Created by start() (not here), so an emulator that never starts leaves nothing behind.
         own = Path(tempfile.gettempdir()) / f"mlinfra-aws-{secrets.token_hex(6)}"
@@ -82,7 +94,9 @@ class EmbeddedAWS:
             ) from None
         self.port = int(server.server_address[1])
         self._server = server
-        self._state = context.EmulatorState(self.state_dir, self.endpoint_url, WorkerPool())
+        self._state = context.EmulatorState(
+            self.state_dir, self.endpoint_url, WorkerPool(self.lambda_concurrency, self.keep_warm_s)
+        )
         context.push(self._state)
         self._thread = threading.Thread(target=server.serve_forever, name="mlinfra-aws", daemon=True)
         self._thread.start()
@@ -125,6 +139,13 @@ class EmbeddedAWS:
     def worker_pids(self) -> list[int]:
         """Process ids of the Lambda workers running now (for leak checks)."""
         return self._state.pool.pids() if self._state is not None else []
+
+    @property
+    def lambda_pool(self) -> Any:
+        """The running execution environments (:class:`~pytest_mlinfra.emulator.lambda_pool.WorkerPool`)."""
+        if self._state is None:
+            raise MlinfraError("the embedded AWS is not running", "start() it first")
+        return self._state.pool
 
     def __enter__(self) -> EmbeddedAWS:
         return self.start()

@@ -45,11 +45,66 @@ def sleepy(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def write_marker(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Async invocations leave a file behind so the test can see they ran."""
-    with open(event["path"], "w") as handle:
+    """Async invocations leave a file on the mount ($MODEL_DIR) so the test can see they ran."""
+    with open(os.path.join(os.environ.get("MODEL_DIR", "/mnt/shared-storage"), event["name"]), "w") as handle:
         handle.write(context.aws_request_id)
     return {"ok": True}
 
 
 def echo(event: Any, context: Any) -> Any:
     return event
+
+
+def sandbox(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """What the execution environment lets the handler see: imports, paths, /tmp."""
+    import importlib
+    import sys
+
+    importable = {}
+    for name in event.get("modules", []):
+        try:
+            module = importlib.import_module(name)
+            importable[name] = str(getattr(module, "__file__", "") or "")
+        except ImportError as exc:
+            importable[name] = f"ImportError: {exc}"
+    stat = os.statvfs("/tmp")
+    with open("/tmp/" + context.aws_request_id, "w") as handle:
+        handle.write("x")
+    return {
+        "file": __file__,
+        "cwd": os.getcwd(),
+        "sys_path": sys.path,
+        "imports": importable,
+        "tmp_mb": stat.f_blocks * stat.f_frsize // (1024 * 1024),
+        "tmp_files": sorted(os.listdir("/tmp")),
+        "tmpdir": os.environ.get("TMPDIR", ""),
+    }
+
+
+def hog(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Hold ``mb`` megabytes (touched, so they are resident)."""
+    block = bytearray(int(event.get("mb", 64)) * 1024 * 1024)
+    for index in range(0, len(block), 4096):
+        block[index] = 1
+    time.sleep(float(event.get("hold_s", 0.2)))
+    return {"held_mb": len(block) // (1024 * 1024)}
+
+
+def die(event: dict[str, Any], context: Any) -> None:
+    """End the runtime the way ``event["how"]`` says: exit status, segfault, SIGKILL."""
+    import ctypes
+    import signal
+
+    how = event.get("how", "exit")
+    if how == "segfault":
+        ctypes.string_at(0)
+    elif how == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    os._exit(int(event.get("status", 3)))
+
+
+def span(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Sleep and say when and where: concurrent invocations show their overlap and environments."""
+    started = time.time()
+    time.sleep(float(event.get("seconds", 1.0)))
+    return {"pid": os.getpid(), "loaded_at": LOADED_AT, "started": started, "ended": time.time()}
