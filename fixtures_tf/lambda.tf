@@ -22,8 +22,11 @@ resource "aws_lambda_function" "predictor" {
   role             = aws_iam_role.lambda.arn
 
   environment {
+    # Packages too big for a zip or layers (torch: 754 MB; the limit is 250 MB unzipped) live on the
+    # same file system: synced with the model by DataSync, imported through PYTHONPATH on the mount.
     variables = var.enable_efs ? {
-      MODEL_DIR = local.efs_mount_path
+      MODEL_DIR  = local.efs_mount_path
+      PYTHONPATH = "${local.efs_mount_path}/python"
       } : {
       MODEL_DIR    = "/tmp/model"
       MODEL_S3_URI = "s3://${aws_s3_bucket.models.id}/${var.model_key}/model.pt"

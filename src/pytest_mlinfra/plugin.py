@@ -329,6 +329,15 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if config.get_verbosity() > 0:
         lines += _toolchain_lines(settings)
     lines.append(f"mlinfra: stack {settings.stack_dir}")
+    from pytest_mlinfra.runtimes import python_mismatch
+
+    mismatch = python_mismatch(settings.runtime)
+    if mismatch is not None:
+        lines.append(f"mlinfra: {mismatch}")
+    if settings.efs_packages:
+        from pytest_mlinfra.packages import packages_line
+
+        lines.append(f"mlinfra: {packages_line(settings)}")
     return lines
 
 
@@ -370,5 +379,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             terminalreporter.write(render(run.findings, "text"))
     if run.latencies.samples:
         terminalreporter.write_line(f"predictor latency (client wall time): {format_summary(run.latencies)}")
+    if run.packages is not None:
+        terminalreporter.write_line(run.packages.describe())
     for message in state.messages:
         terminalreporter.write_line(message)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict
 from functools import cached_property
@@ -25,7 +26,9 @@ from pytest_mlinfra.errors import MlinfraError
 from pytest_mlinfra.function import FunctionClient
 from pytest_mlinfra.latency import LatencyLog, Sample
 from pytest_mlinfra.ledger import Ledger
+from pytest_mlinfra.packages import PACKAGES_DIR, PackageReport, PackageSync, stand_in_honoured
 from pytest_mlinfra.packaging import build_zip
+from pytest_mlinfra.runtimes import runtime_notice
 from pytest_mlinfra.settings import RUN_ID_TAG, Settings
 from pytest_mlinfra.sharing import SessionShare
 from pytest_mlinfra.sync import ModelSync, SyncedModel
@@ -57,6 +60,10 @@ def runs_root(settings: Settings) -> Path:
     return settings.runs_dir or cache_root() / "runs"
 
 
+class RuntimeNotice(UserWarning):
+    """The declared Lambda runtime is deprecated, or AWS no longer accepts it for new functions."""
+
+
 class Run:
     """``share``: this run is one process of a pytest-xdist session. Workers (``coordinator=False``)
     start the emulator, apply the stack and sync the model once between them and never destroy;
@@ -82,6 +89,7 @@ class Run:
         self.ledger: Ledger | None = None
         self.latencies = LatencyLog()
         self.findings: list[Finding] | None = None
+        self.packages: PackageReport | None = None  # the function's EFS packages, once synced
         self._target_started = False
 
     @property
@@ -197,6 +205,9 @@ class Run:
         self.ledger = self.open_ledger(source)
         stack = self._new_stack(source, variables=self.stack_variables(), env=target.credentials_env())
         self.stack = stack
+        notice = runtime_notice(self.settings.runtime)
+        if notice is not None:  # mlinfra_runtime_check = error refuses it before anything runs
+            warnings.warn(f"mlinfra: {notice}", RuntimeNotice, stacklevel=2)
         stack.prepare()
         stack.init()
         if before_apply is not None:
@@ -288,10 +299,26 @@ class Run:
                 outputs=stack.outputs,
                 efs_storage=self.target.efs_storage,
                 timeout_s=self.settings.sync_timeout_s,
+                packages=self.package_sync(stack.outputs),
+                stand_in=stand_in_honoured(self.settings),
             )
-            return syncer.sync(self.settings.model_path)
+            synced = syncer.sync(self.settings.model_path)
+            self.packages = synced.packages
+            return synced
         finally:
             self.timer.record("sync", started)
+
+    def package_sync(self, outputs: Any) -> PackageSync | None:
+        """The function's EFS packages (``mlinfra_efs_packages``), None when it has none."""
+        if not self.settings.efs_packages:
+            return None
+        mount = str(outputs.get("efs_mount_path") or "/mnt/shared-storage")
+        return PackageSync(
+            self.settings.efs_packages,
+            self.settings.lambda_provided,
+            mount_dir=f"{mount}/{PACKAGES_DIR}",
+            hash_cache=cache_root() / "package-hashes.json",
+        )
 
     def function(self) -> FunctionClient:
         """A client for the deployed function; its latencies accumulate in ``self.latencies``."""

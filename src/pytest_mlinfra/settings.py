@@ -151,6 +151,11 @@ def _tags(pairs: list[str]) -> dict[str, str]:
     return tags
 
 
+def _name_list(value: str) -> tuple[str, ...]:
+    """``"torch, numpy"`` -> ``("torch", "numpy")``; ``none`` -> ``()`` (to clear an ini value)."""
+    return () if value.strip().lower() == "none" else _names(value)
+
+
 def _optional_int(value: str) -> int | None:
     return int(value) if value.strip() else None
 
@@ -258,6 +263,30 @@ class Settings:
     aws_accounts: tuple[str, ...] = setting(
         "comma-separated account allow-list (aws target)", default=(), parse=_names, shown="any account"
     )
+    efs_packages: tuple[str, ...] = setting(
+        "distributions the function imports from EFS (with what they require): synced with the model, "
+        "PYTHONPATH on the mount",
+        default=(),
+        parse=_name_list,
+        metavar="DIST,...",
+    )
+    lambda_provided: tuple[str, ...] = setting(
+        "EFS packages stood in from this machine instead of uploaded (local target; LocalStack with "
+        "`MLINFRA_LAMBDA_PROVIDED`): declared in the header and summary; `none` turns it off",
+        default=(),
+        parse=_name_list,
+        metavar="DIST,...",
+    )
+    runtime_check: str = setting(
+        "a declared Lambda runtime AWS no longer accepts for new functions: warn or error",
+        default="warn",
+        choices=("warn", "error"),
+    )
+    lambda_concurrency: int | None = setting(
+        "local target: execution environments at once for functions without reserved concurrency",
+        parse=_optional_int,
+        shown="2 x cores, at least 4",
+    )
     # Not user settings (yet): set by code that builds a Settings itself.
     memory_mb: int = 1024
     timeout_s: int = 30
@@ -310,6 +339,13 @@ class Settings:
                 )
         if self.terraform:
             find_terraform(self.terraform)
+        from pytest_mlinfra.runtimes import runtime_notice
+
+        notice = runtime_notice(self.runtime)
+        if notice is not None and self.runtime_check == "error":
+            raise MlinfraError(
+                notice, "declare a runtime AWS accepts (mlinfra_runtime_check = warn allows it)"
+            )
         from pytest_mlinfra.suites import suite_path
         from pytest_mlinfra.targets import target_class
 

@@ -4,6 +4,10 @@ Upload the artifact to S3 with a SHA-256 checksum, run the stack's DataSync task
 backoff and a timeout, then verify: on the embedded AWS by hashing the file in the EFS storage,
 elsewhere by the task execution's own verification result. Without EFS (LocalStack Community) the
 function reads the model from S3, so the S3 checksum is the proof.
+
+The function's EFS packages (:mod:`pytest_mlinfra.packages`, e.g. torch) travel the same way: uploaded
+under ``<model_key>/python/`` (unchanged files skipped), copied by the same task execution, checked
+on EFS where the target can look.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_mlinfra.errors import MlinfraError
+from pytest_mlinfra.packages import PACKAGES_DIR, PackageReport, PackageSync
 
 MODEL_FILE = "model.pt"
 _DONE = {"SUCCESS", "ERROR"}
@@ -32,6 +37,7 @@ class SyncedModel:
     on_efs: bool
     execution_arn: str | None = None
     verified_by: str = ""
+    packages: PackageReport | None = None  # the function's EFS packages, when it has any
 
 
 def sha256_file(path: Path) -> str:
@@ -56,6 +62,10 @@ class ModelSync:
     timeout_s: float = 300.0
     poll_s: float = 0.05
     max_poll_s: float = 2.0
+    packages: PackageSync | None = None
+    # mlinfra_lambda_provided packages are stood in (linked on the emulated EFS where it can be
+    # seen, else provided by the target's Lambda executor), not uploaded
+    stand_in: bool = False
 
     @property
     def location(self) -> tuple[str, str]:
@@ -111,16 +121,29 @@ class ModelSync:
         s3_uri, digest = self.upload(artifact)
         size = artifact.stat().st_size
         if not self.outputs.get("datasync_task_arn"):
+            if self.packages is not None and not (self.stand_in and self.packages.all_provided()):
+                raise MlinfraError(
+                    "the function's EFS packages cannot reach it: this stack has no EFS/DataSync",
+                    "use a target with EFS (model source efs), or drop mlinfra_efs_packages",
+                )
             bucket, key = self.location
             head = self.client("s3").head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
             if head["ContentLength"] != size:
                 raise MlinfraError(f"the model on {s3_uri} has {head['ContentLength']} bytes, not {size}")
-            return SyncedModel(s3_uri, digest, size, on_efs=False, verified_by="S3 object size and checksum")
+            report = self.packages.report(True) if self.packages is not None else None
+            verified_by = "S3 object size and checksum"
+            return SyncedModel(s3_uri, digest, size, on_efs=False, verified_by=verified_by, packages=report)
+        report = None
+        if self.packages is not None:
+            bucket, _ = self.location
+            prefix = str(self.outputs["model_key"])
+            report = self.packages.upload(self.client("s3"), bucket, prefix, self.stand_in)
         execution = self.run_task()
         execution_arn = str(execution["TaskExecutionArn"])
         if self.efs_storage is not None:
             landed = self.efs_storage(str(self.outputs["efs_file_system_id"]))
-            path = landed / str(self.outputs.get("efs_root_path", "/")).strip("/") / MODEL_FILE
+            root = landed / str(self.outputs.get("efs_root_path", "/")).strip("/")
+            path = root / MODEL_FILE
             if not path.is_file():
                 raise MlinfraError(
                     f"DataSync execution {execution_arn} succeeded but {path} is missing",
@@ -129,8 +152,22 @@ class ModelSync:
             found = sha256_file(path)
             if found != digest:
                 raise MlinfraError(f"the model on EFS ({path}) has sha256 {found}, expected {digest}")
-            return SyncedModel(s3_uri, digest, size, True, execution_arn, verified_by=f"sha256 of {path}")
+            if self.packages is not None and report is not None:
+                if report.provided:
+                    self.packages.stand_in(root / PACKAGES_DIR)
+                self.packages.verify(root / PACKAGES_DIR, report)
+            return SyncedModel(
+                s3_uri, digest, size, True, execution_arn, verified_by=f"sha256 of {path}", packages=report
+            )
         verify = execution.get("Result", {}).get("VerifyStatus")
         if verify not in ("SUCCESS", None):
             raise MlinfraError(f"DataSync execution {execution_arn} verification: {verify}")
-        return SyncedModel(s3_uri, digest, size, True, execution_arn, verified_by=f"DataSync verify {verify}")
+        return SyncedModel(
+            s3_uri,
+            digest,
+            size,
+            True,
+            execution_arn,
+            verified_by=f"DataSync verify {verify}",
+            packages=report,
+        )

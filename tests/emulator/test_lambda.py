@@ -164,7 +164,9 @@ def test_async_invoke_runs_in_background(
     access_point: dict[str, Any],
 ) -> None:
     # The handler has a private /tmp, like on AWS: it leaves its marker on the EFS mount instead.
-    name = make_function("write_marker", mount=True, Environment={"Variables": {"MODEL_DIR": "/mnt/shared-storage"}})
+    name = make_function(
+        "write_marker", mount=True, Environment={"Variables": {"MODEL_DIR": "/mnt/shared-storage"}}
+    )
     marker = aws.efs_storage(access_point["file_system_id"]) / "lambda" / f"{name}.marker"
     response = client("lambda").invoke(
         FunctionName=name, InvocationType="Event", Payload=json.dumps({"name": marker.name})

@@ -46,8 +46,11 @@ def _storm(lam: Any, name: str, count: int, seconds: float) -> list[dict[str, An
         try:
             response = lam.invoke(FunctionName=name, Payload=json.dumps({"seconds": seconds}), LogType="Tail")
         except ClientError as exc:
-            return {"error": exc.response["Error"], "status": exc.response["ResponseMetadata"]["HTTPStatusCode"],
-                    "body": exc.response}
+            return {
+                "error": exc.response["Error"],
+                "status": exc.response["ResponseMetadata"]["HTTPStatusCode"],
+                "body": exc.response,
+            }
         return {
             "payload": json.loads(response["Payload"].read()),
             "log": base64.b64decode(response["LogResult"]).decode(),
@@ -91,14 +94,21 @@ def test_unreserved_functions_share_the_emulator_limit_idle_ones_are_reaped(
     with EmbeddedAWS(state_dir=tmp_path, lambda_concurrency=2, keep_warm_s=1.0) as aws:
         lam = _lambda(aws.endpoint_url)
         iam = boto3.client(
-            "iam", endpoint_url=aws.endpoint_url, region_name="us-east-1",
-            aws_access_key_id="t", aws_secret_access_key="t",
+            "iam",
+            endpoint_url=aws.endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id="t",
+            aws_secret_access_key="t",
         )
         role = iam.create_role(RoleName=unique("conc"), AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         name = unique("span")
         lam.create_function(
-            FunctionName=name, Runtime="python3.11", Role=role, Handler="probe.span",
-            Code={"ZipFile": probe_zip}, Timeout=30,
+            FunctionName=name,
+            Runtime="python3.11",
+            Role=role,
+            Handler="probe.span",
+            Code={"ZipFile": probe_zip},
+            Timeout=30,
         )
         results = _storm(lam, name, 3, seconds=2.0)
         throttled = [r for r in results if "error" in r]

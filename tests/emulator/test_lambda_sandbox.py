@@ -86,7 +86,9 @@ def test_import_of_an_unpackaged_module_fails_with_aws_text(
 
 
 @pytest.mark.skipif(not SANDBOXED, reason="needs user namespaces for /var/task")
-def test_traceback_shows_var_task_paths(client: Callable[[str], Any], make_function: Callable[..., str]) -> None:
+def test_traceback_shows_var_task_paths(
+    client: Callable[[str], Any], make_function: Callable[..., str]
+) -> None:
     _, body, log = _invoke(client, make_function("boom"), {"why": "test"})
     assert any('File "/var/task/probe.py"' in line for line in body["stackTrace"]), body["stackTrace"]
     assert str(HANDLERS) not in log
@@ -165,7 +167,9 @@ def test_zipped_package_over_50_mb_is_refused_as_aws_does(
 def test_package_with_layers_over_the_limit_names_both() -> None:
     code = _zip({"a.bin": b"\0" * 200_000_000})
     layer = _zip({"python/b.bin": b"\0" * 70_000_000})
-    with pytest.raises(Exception, match="Function code combined with layers exceeds the maximum allowed size"):
+    with pytest.raises(
+        Exception, match="Function code combined with layers exceeds the maximum allowed size"
+    ):
         check_package(code, [layer], "CreateFunction", direct=True)
 
 
@@ -180,7 +184,9 @@ def test_worker_over_memory_size_is_killed_as_aws_does(
     response, body, log = _invoke(client, name, {"mb": 200, "hold_s": 2})
     assert response["FunctionError"] == "Unhandled"
     assert body["errorType"] == "Runtime.ExitError"
-    assert re.fullmatch(r"RequestId: [0-9a-f-]{36} Error: Runtime exited with error: signal: killed", body["errorMessage"])
+    assert re.fullmatch(
+        r"RequestId: [0-9a-f-]{36} Error: Runtime exited with error: signal: killed", body["errorMessage"]
+    )
     assert "Status: error\tError Type: Runtime.OutOfMemory" in log
     assert "Max Memory Used: 128 MB" in log
 

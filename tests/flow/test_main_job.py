@@ -25,6 +25,9 @@ def test_main_job_passes_on_the_local_target(tmp_path: Path) -> None:
         in proc.stdout
     )
     assert "predictor latency (client wall time): p50" in proc.stdout
+    # torch reaches the handler through PYTHONPATH on the EFS mount; the local stand-in is declared.
+    assert "mlinfra: EFS packages torch (+ requirements) synced with the model" in proc.stdout
+    assert "STAND-IN torch linked from the host's site-packages, not uploaded" in proc.stdout
     report = junit.read_text()
     assert 'tests="16"' in report and 'failures="0"' in report and 'errors="0"' in report
     assert '<property name="mlinfra.stage.apply_s"' in report

@@ -29,7 +29,12 @@ def test_applies_replans_clean_serves_the_model_and_destroys(tmp_path: Path, mod
     artifact = tmp_path / "model.pt"
     artifact.write_bytes(b"weights " * 1000)
     settings = Settings(
-        handler_dir=HANDLER, model_path=artifact, runs_dir=tmp_path, model_source=model_source
+        handler_dir=HANDLER,
+        model_path=artifact,
+        runs_dir=tmp_path,
+        model_source=model_source,
+        # A package the function imports from EFS (PYTHONPATH on the mount), uploaded for real.
+        efs_packages=("iniconfig",) if model_source == "efs" else (),
     )
     run = Run(settings)
     try:
@@ -43,6 +48,15 @@ def test_applies_replans_clean_serves_the_model_and_destroys(tmp_path: Path, mod
         assert answer.payload["sha256"] == model.sha256
         expected = "/mnt/shared-storage/model.pt" if model_source == "efs" else "/tmp/model/model.pt"
         assert (answer.payload["path"], answer.payload["from_s3"]) == (expected, model_source == "s3")
+        if model_source == "efs":
+            assert model.packages is not None and model.packages.uploaded == model.packages.files > 0
+            found = run.predictor().invoke({"import": "iniconfig"})
+            assert found.payload == {"file": "/mnt/shared-storage/python/iniconfig/__init__.py"}
+            missing = run.predictor().invoke({"import": "pytest"})  # in the host venv, not deployed
+            assert missing.function_error == "Unhandled"
+            assert missing.payload["errorMessage"] == "No module named 'pytest'"
+            again = run.sync_model().packages  # content addressed: nothing unchanged is uploaded again
+            assert again is not None and (again.uploaded, again.unchanged) == (0, again.files)
 
         assert run.stack.pending_changes() == [], "using the stack does not make it drift"
         assert run.audit() == [], "every taggable resource carries Name, Environment, Project, Owner"

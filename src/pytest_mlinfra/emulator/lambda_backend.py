@@ -31,8 +31,8 @@ from moto.awslambda.models import LambdaBackend, LambdaFunction
 from moto.core.exceptions import JsonRESTError
 
 from pytest_mlinfra.emulator import context, efs, mounts
-from pytest_mlinfra.emulator.lambda_report import tail
 from pytest_mlinfra.emulator.lambda_pool import Throttled
+from pytest_mlinfra.emulator.lambda_report import tail
 from pytest_mlinfra.emulator.lambda_worker import Outcome, WorkerSpec
 from pytest_mlinfra.errors import MlinfraError
 
@@ -154,9 +154,11 @@ class RunningLambdaBackend(LambdaBackend):
         publish = bool(spec.pop("Publish", False))
         configs = _check_file_system_configs(spec.pop("FileSystemConfigs", None))
         function = super().create_function(spec)
-        if direct is None and getattr(function, "code_bytes", b""):  # from S3: only the unzipped limit
+        code_bytes: bytes = getattr(function, "code_bytes", b"") or b""
+        if direct is None and code_bytes:  # from S3: only the unzipped limit applies
             try:
-                check_package(function.code_bytes, self._layer_bytes(spec.get("Layers") or []), "", direct=False)
+                layers = self._layer_bytes(spec.get("Layers") or [])
+                check_package(code_bytes, layers, "CreateFunction", direct=False)
             except LambdaClientError:
                 self._lambdas.del_function(function.function_name, None)
                 raise

@@ -43,7 +43,9 @@ class Throttled(Exception):
 
     def __init__(self, reason: str) -> None:
         super().__init__("Rate Exceeded.")
-        self.reason = reason  # ReservedFunctionConcurrentInvocationLimitExceeded / ConcurrentInvocationLimitExceeded
+        self.reason = (
+            reason  # ReservedFunctionConcurrentInvocationLimitExceeded / ConcurrentInvocationLimitExceeded
+        )
 
 
 class WorkerPool:
@@ -75,7 +77,9 @@ class WorkerPool:
             if idle:
                 worker = max(idle, key=lambda w: w.last_used)
             else:
-                busy_here = sum(1 for w in self._workers if w.spec.function_arn == spec.function_arn and w.busy)
+                busy_here = sum(
+                    1 for w in self._workers if w.spec.function_arn == spec.function_arn and w.busy
+                )
                 busy_all = sum(1 for w in self._workers if w.busy)
                 if reserved is not None and busy_here >= reserved:
                     self.throttles += 1

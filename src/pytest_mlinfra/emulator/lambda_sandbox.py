@@ -31,6 +31,8 @@ BOOTSTRAP = Path(__file__).with_name("lambda_bootstrap.py")
 RUNTIME_DISTRIBUTIONS = ("awslambdaric", "boto3")  # what the managed Python runtime ships
 TASK_ROOT = "/var/task"
 RUNTIME_DIR = "/var/runtime"
+PROVIDED_DIR = "/var/mlinfra-provided"  # a declared stand-in's packages (MLINFRA_LAMBDA_PROVIDED)
+PROVIDED_ENV = "MLINFRA_LAMBDA_PROVIDED"
 OPT_DIR = "/opt"
 
 _PROBE = r"""
@@ -97,6 +99,29 @@ def interpreter(python: str = "") -> Interpreter:
     return Interpreter(python, (major, minor, micro), entries)
 
 
+@functools.cache
+def provided_entries(python: str, names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """Top-level entries of the named distributions (and their requirements) for ``python``:
+    a declared stand-in for packages that production delivers some other way (e.g. on EFS)."""
+    if not names:
+        return ()
+    python = python or sys.executable
+    try:
+        proc = subprocess.run([python, "-c", _PROBE, *names], capture_output=True, text=True, timeout=60)
+        data = json.loads(proc.stdout)
+    except (OSError, subprocess.SubprocessError, ValueError):
+        raise MlinfraError(
+            f"cannot run the Lambda interpreter {python}", "check MLINFRA_LAMBDA_PYTHON"
+        ) from None
+    runtime = {name for name, _ in interpreter(python).runtime_entries}
+    return tuple(sorted((k, v) for k, v in data["entries"].items() if k not in runtime))
+
+
+def provided_from_env() -> tuple[str, ...]:
+    """``MLINFRA_LAMBDA_PROVIDED``: distributions stood in from the host, comma or space separated."""
+    return tuple(n for n in os.environ.get(PROVIDED_ENV, "").replace(",", " ").split() if n)
+
+
 @dataclass(frozen=True)
 class Sandbox:
     """Where a worker's files come from on the host, and how big its ``/tmp`` is."""
@@ -105,6 +130,7 @@ class Sandbox:
     runtime: Interpreter
     opt_dir: Path | None = None  # the function's layers, extracted in order
     tmp_mb: int = 512
+    provided: tuple[tuple[str, str], ...] = ()  # declared stand-in: (name, host path), last on sys.path
 
     def bind_mounts(self) -> list[tuple[str, str, bool]]:
         """(host path, sandbox path, read only) for the namespace layout."""
@@ -113,19 +139,20 @@ class Sandbox:
             binds.append((str(self.opt_dir), OPT_DIR, True))
         binds.append((str(BOOTSTRAP), f"{RUNTIME_DIR}/bootstrap.py", True))
         binds += [(host, f"{RUNTIME_DIR}/{name}", True) for name, host in self.runtime.runtime_entries]
+        binds += [(host, f"{PROVIDED_DIR}/{name}", True) for name, host in self.provided]
         return binds
 
     def relocatable(self) -> bool:
         """Whether ``/var`` and ``/opt`` may be replaced: no host source lives below them."""
         sources = [str(self.task_root), str(BOOTSTRAP), sys.base_prefix, self.runtime.python]
-        sources += [host for _, host in self.runtime.runtime_entries]
+        sources += [host for _, host in self.runtime.runtime_entries + self.provided]
         if self.opt_dir is not None:
             sources.append(str(self.opt_dir))
         return not any(s == root or s.startswith(root + "/") for s in sources for root in ("/var", "/opt"))
 
     def host_runtime_dir(self, cache: Path) -> Path:
         """For workers without a namespace: a directory of links standing in for ``/var/runtime``."""
-        key = hashlib.sha256(repr((self.runtime, str(BOOTSTRAP))).encode()).hexdigest()[:12]
+        key = hashlib.sha256(repr((self.runtime, self.provided, str(BOOTSTRAP))).encode()).hexdigest()[:12]
         target = cache / key
         if not target.is_dir():
             partial = cache / f"{key}.{os.getpid()}.partial"
@@ -134,6 +161,9 @@ class Sandbox:
             (partial / "bootstrap.py").symlink_to(BOOTSTRAP)
             for name, host in self.runtime.runtime_entries:
                 (partial / name).symlink_to(host)
+            (partial / "provided").mkdir()
+            for name, host in self.provided:
+                (partial / "provided" / name).symlink_to(host)
             try:
                 partial.rename(target)
             except OSError:  # another worker made it first

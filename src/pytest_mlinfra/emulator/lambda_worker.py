@@ -66,6 +66,7 @@ class WorkerSpec:
     python: str = ""  # the interpreter that runs awslambdaric (default: this process's own)
     tmp_mb: int = 512  # EphemeralStorage: the size of the private /tmp
     opt_dir: Path | None = None  # the function's layers, extracted in order (seen at /opt)
+    provided: tuple[str, ...] = ()  # distributions stood in from the host (declared), last on sys.path
 
 
 @dataclass
@@ -147,8 +148,9 @@ class LambdaWorker:
         self._channel = RuntimeChannel()
         self._cold = True
         self._server = RuntimeServer(self._channel)
+        provided = lambda_sandbox.provided_entries(spec.python, spec.provided)
         sandbox = lambda_sandbox.Sandbox(
-            spec.task_root, lambda_sandbox.interpreter(spec.python), spec.opt_dir, spec.tmp_mb
+            spec.task_root, lambda_sandbox.interpreter(spec.python), spec.opt_dir, spec.tmp_mb, provided
         )
         self.relocated = mounts.relocates(list(spec.mounts), sandbox)
         if self.relocated:
@@ -157,6 +159,10 @@ class LambdaWorker:
             task_root = str(spec.task_root)
             runtime_dir = str(sandbox.host_runtime_dir(spec.log_dir.parent / "lambda-runtime"))
         env = self._environment(task_root, runtime_dir)
+        if provided:
+            env["MLINFRA_PROVIDED_DIR"] = (
+                lambda_sandbox.PROVIDED_DIR if self.relocated else f"{runtime_dir}/provided"
+            )
         if not (self.relocated and mounts.private_tmp(sandbox)):
             private = spec.log_dir.parent / "lambda-tmp" / self._log_path.stem
             private.mkdir(parents=True, exist_ok=True)

@@ -118,7 +118,11 @@ def _hidden_by_tmpfs(mount: Mount) -> bool:
 
 def _bind(source: str, target: str, read_only: bool) -> str:
     src, dst = shlex.quote(source), shlex.quote(target)
-    make = f"mkdir -p {dst}" if Path(source).is_dir() else f"mkdir -p {shlex.quote(str(Path(target).parent))}; touch {dst}"
+    make = (
+        f"mkdir -p {dst}"
+        if Path(source).is_dir()
+        else f"mkdir -p {shlex.quote(str(Path(target).parent))}; touch {dst}"
+    )
     line = f"{make}; mount --bind {src} {dst}"
     if read_only:
         line += f"; mount -o remount,bind,ro {dst} 2>/dev/null || true"
@@ -136,7 +140,8 @@ def _sandbox_lines(sandbox: Sandbox) -> list[str]:
 def private_tmp(sandbox: Sandbox | None) -> bool:
     """A tmpfs ``/tmp`` hides the host's: only when the interpreter does not live below it."""
     return sandbox is not None and not any(
-        p == "/tmp" or p.startswith("/tmp/") for p in (sandbox.runtime.python, os.path.realpath(sys.base_prefix))
+        p == "/tmp" or p.startswith("/tmp/")
+        for p in (sandbox.runtime.python, os.path.realpath(sys.base_prefix))
     )
 
 

@@ -22,6 +22,7 @@ from localstack.services.lambda_.invocation.lambda_models import FunctionVersion
 from localstack.services.lambda_.invocation.runtime_executor import LambdaRuntimeException, RuntimeExecutor
 
 from pytest_mlinfra.emulator import efs, mounts
+from pytest_mlinfra.emulator.lambda_sandbox import provided_from_env
 from pytest_mlinfra.emulator.lambda_worker import LambdaWorker, WorkerSpec
 from pytest_mlinfra.localstack_ext import LAMBDA_PYTHON_ENV
 from pytest_mlinfra.localstack_ext.state import ensure_state, gateway_url
@@ -70,6 +71,7 @@ class MlinfraRuntimeExecutor(RuntimeExecutor):  # type: ignore[misc]
             endpoint_url=gateway_url(),
             log_dir=state.state_dir / "lambda-logs",
             python=os.environ.get(LAMBDA_PYTHON_ENV, ""),
+            provided=provided_from_env(),
         )
         self._worker = LambdaWorker(spec)
         _workers.add(self._worker)

@@ -26,11 +26,13 @@ class LocalTarget(Target):
     name = "local"
     outlives_session = False
 
-    def __init__(self, state_dir: Path, region: str = "us-east-1", port: int = 0) -> None:
+    def __init__(
+        self, state_dir: Path, region: str = "us-east-1", port: int = 0, lambda_concurrency: int | None = None
+    ) -> None:
         from pytest_mlinfra.emulator import EmbeddedAWS  # moto: imported once the target is used
 
         self.region = region
-        self.aws = EmbeddedAWS(state_dir=state_dir, port=port)
+        self.aws = EmbeddedAWS(state_dir=state_dir, port=port, lambda_concurrency=lambda_concurrency)
         self.attached: EmulatorProcess | None = None
         self._started = False
 
@@ -41,7 +43,12 @@ class LocalTarget(Target):
 
     @classmethod
     def from_settings(cls, settings: Settings, state_dir: Path) -> LocalTarget:
-        return cls(state_dir=state_dir, region=settings.region, port=settings.port)
+        return cls(
+            state_dir=state_dir,
+            region=settings.region,
+            port=settings.port,
+            lambda_concurrency=settings.lambda_concurrency,
+        )
 
     @classmethod
     def preflight(cls, settings: Settings) -> None:
