@@ -65,8 +65,9 @@ class Distribution:
     top_level: list[str]  # first path components (packages, modules, the .dist-info dir)
 
 
-def resolve(names: Iterable[str]) -> list[Distribution]:
-    """The named distributions and everything they require, as installed here."""
+def resolve(names: Iterable[str], skip_files: frozenset[str] | None = frozenset()) -> list[Distribution]:
+    """The named distributions and everything they require, as installed here (files listed and
+    stat'ed except for those in ``skip_files``, all when None: torch alone has 14,621)."""
     from packaging.requirements import Requirement
 
     todo, seen, found = list(names), set(RUNTIME_PROVIDED), []
@@ -88,9 +89,13 @@ def resolve(names: Iterable[str]) -> list[Distribution]:
                 todo.append(requirement.name)
         root = Path(str(dist.locate_file(""))).resolve()
         files, top = [], set()
+        listed = skip_files is not None and _key(name) not in skip_files
         for entry in dist.files or []:
             parts = entry.parts
             if parts[0] == ".." or "__pycache__" in parts or entry.suffix == ".pyc":
+                continue
+            top.add(parts[0])
+            if not listed:
                 continue
             path = root / str(entry)
             try:
@@ -98,7 +103,6 @@ def resolve(names: Iterable[str]) -> list[Distribution]:
             except OSError:
                 continue
             files.append(PackageFile(entry.as_posix(), path, stat.st_size, stat.st_mtime_ns))
-            top.add(parts[0])
         found.append(Distribution(dist.metadata["Name"], dist.version, root, files, sorted(top)))
     return found
 
@@ -174,16 +178,16 @@ class PackageSync:
     distributions: list[Distribution] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.distributions = resolve(self.names)
+        # A provided distribution comes with what it requires, as installed on the host.
+        provided = {_key(d.name) for d in resolve(self.provided, None)}
+        self._provided = provided if self.provided else set()
+        self.distributions = resolve(self.names, frozenset(self._provided))
         unknown = {_key(p) for p in self.provided} - {_key(d.name) for d in self.distributions}
         if unknown:
             raise MlinfraError(
                 f"mlinfra_lambda_provided names {', '.join(sorted(unknown))}, not among the EFS packages",
                 "list it in mlinfra_efs_packages too (the stand-in replaces a delivery, it adds nothing)",
             )
-
-        # A provided distribution comes with what it requires, as installed on the host.
-        self._provided = {_key(d.name) for d in resolve(self.provided)} if self.provided else set()
 
     def all_provided(self) -> bool:
         return all(self._is_provided(d) for d in self.distributions)
