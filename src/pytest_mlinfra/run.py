@@ -378,7 +378,10 @@ class Run:
             interrupts.report(
                 f"destroy: done in {time.perf_counter() - started:.1f} s, run {self.run_id} left nothing"
             )
-        stack.cleanup()
+        if stack.failed:
+            self.log(f"run dir kept (a Terraform stage failed; printed commands run there): {stack.workdir}")
+        else:
+            stack.cleanup()
 
     def finish_session(self) -> None:
         """The xdist controller, after the last worker: destroy the session's stack (whatever state

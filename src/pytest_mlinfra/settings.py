@@ -287,12 +287,16 @@ class Settings:
         parse=_optional_int,
         shown="2 x cores, at least 4",
     )
+    runs_dir: Path | None = setting(
+        "where run dirs go (state, logs; failed runs keep theirs)",
+        kind="path",
+        shown="the user cache's `runs/`",
+    )
     # Not user settings (yet): set by code that builds a Settings itself.
     memory_mb: int = 1024
     timeout_s: int = 30
     sync_timeout_s: float = 300.0
     run_id: str = field(default_factory=new_run_id)
-    runs_dir: Path | None = None
 
     @property
     def name_prefix(self) -> str:

@@ -60,7 +60,7 @@ def test_failed_apply_destroys_what_it_created(broken_apply_stack: Path, tmp_pat
             run.deploy()
         assert str(failure.value).startswith(f"terraform apply failed in {tmp_path}")
         assert "\n" not in str(failure.value)
-        assert "apply failed: destroying what it created" in messages
+        assert "apply failed: destroying what it created (1 resource)" in messages
         assert _buckets(run) == [], "the bucket created before the failure must be destroyed"
     finally:
         run.teardown()

@@ -1,8 +1,12 @@
 """The lifecycle of one applied stack: copy, override, init, apply, outputs, destroy.
 
 Terraform is driven through tftest. Every run works on its own copy of the stack in a run work dir
-(so concurrent runs and xdist workers never share state), and the work dir is removed only after a
-successful destroy: when destroy fails, the state file is still there to finish the job by hand.
+(so concurrent runs and xdist workers never share state; see :mod:`.layout` for how local modules
+outside the stack folder come along). The work dir is removed only after a run that succeeded and
+was destroyed: after any failure it stays, so the command printed in the error works as printed.
+
+Destroy tells the truth: it reads the state, so "nothing was created" is said as such and
+"DESTROY FAILED" only appears when the state still holds resources, with their count.
 """
 
 from __future__ import annotations
@@ -20,27 +24,37 @@ import tftest
 
 from pytest_mlinfra import interrupts
 from pytest_mlinfra.errors import MlinfraError
+from pytest_mlinfra.terraform.diagnostics import first_error, from_validate_json
 from pytest_mlinfra.terraform.hcl import block_names
+from pytest_mlinfra.terraform.layout import StackLayout
 from pytest_mlinfra.terraform.override import EmulatorEndpoint, ProviderSchema, write_override
 from pytest_mlinfra.terraform.process import TerraformInterrupted, TerraformProcess
 from pytest_mlinfra.terraform.source import check_stack_dir
 from pytest_mlinfra.terraform.toolchain import AWS_PROVIDER, Toolchain
 
 VARS_FILE = "zz_mlinfra.auto.tfvars.json"
-_SKIP_ON_COPY = shutil.ignore_patterns(
-    ".terraform", "terraform.tfstate*", ".terraform.lock.hcl", "*_override.tf", "*_override.tf.json"
-)
 
 
-def _first_error_line(text: str) -> str:
-    """The line of Terraform output a user needs: the first 'Error: ...' and its first detail line."""
-    lines = [line.strip(" │╷╵") for line in text.splitlines()]
-    for index, line in enumerate(lines):
-        if line.startswith("Error:"):
-            detail = next((d for d in lines[index + 1 : index + 4] if d and not d.startswith("with ")), "")
-            return f"{line} ({detail.rstrip('.:')})" if detail else line
-    meaningful = [line for line in lines if line]
-    return meaningful[-1] if meaningful else "no output"
+def _json_in_error(exc: tftest.TerraformTestError) -> str:
+    """The JSON document inside the error tftest raises for a failing ``<command> -json``."""
+    text = str(exc.args[0]) if exc.args else ""
+    start = text.find("{")
+    if start < 0:
+        return ""
+    try:
+        _, end = json.JSONDecoder().raw_decode(text[start:])
+    except ValueError:
+        return ""
+    return text[start : start + end]
+
+
+def state_resource_count(state: Mapping[str, Any]) -> int:
+    """Managed resource instances in a state document (data sources cost nothing and are not counted)."""
+    return sum(
+        len(resource.get("instances", []))
+        for resource in state.get("resources", [])
+        if resource.get("mode", "managed") == "managed"
+    )
 
 
 @dataclass
@@ -76,10 +90,16 @@ class Stack:
     on_line: Callable[[str], None] | None = None
     #  Lifecycle status for the run ledger: (status, detail), e.g. ("applied", "").
     on_status: Callable[[str, str], None] = lambda _status, _detail: None
+    failed: bool = False  # some stage failed: the run dir is kept for the printed command
+    stack_in_copy: Path = Path(".")  # where the root module sits in the copied tree (see layout)
+
+    @property
+    def copy_root(self) -> Path:
+        return self.workdir / "stack"
 
     @property
     def tfdir(self) -> Path:
-        return self.workdir / "stack"
+        return self.copy_root / self.stack_in_copy
 
     @property
     def state_file(self) -> Path:
@@ -96,10 +116,11 @@ class Stack:
         try:
             return action(self._tf())
         except tftest.TerraformTestError as exc:
+            self.failed = True
             detail = exc.args[1] if len(exc.args) > 1 and exc.args[1] else str(exc)
             raise MlinfraError(
-                f"terraform {stage} failed in {self.tfdir}: {_first_error_line(str(detail) or str(exc))}",
-                f"see the full log with: cd {self.tfdir} && {self.command(stage)}",
+                f"terraform {stage} failed in {self.tfdir}: {first_error(str(detail) or str(exc))}",
+                f"see the full log with: cd {shlex.quote(str(self.tfdir))} && {self.command(stage)}",
             ) from None
         finally:
             self.timer.record(stage, started)
@@ -126,11 +147,18 @@ class Stack:
     # -- lifecycle ----------------------------------------------------------------------------------
 
     def prepare(self) -> None:
-        """Copy the stack into the run work dir and write the variables file."""
+        """Copy the stack and the local modules it reaches into the run work dir; write the variables.
+
+        Nothing is ever written into the user's folders: the override, variables, lock and state
+        files all land in the copy.
+        """
         check_stack_dir(self.source)
-        if self.tfdir.exists():
-            shutil.rmtree(self.tfdir)
-        shutil.copytree(self.source, self.tfdir, ignore=_SKIP_ON_COPY)
+        layout = StackLayout.discover(self.source)
+        if self.copy_root.exists():
+            shutil.rmtree(self.copy_root)
+        for skipped in layout.copy_to(self.copy_root):
+            self.log(f"stack copy: skipped {skipped} (over the size limit for stack files)")
+        self.stack_in_copy = layout.stack_in_root
         declared = self.declared_variables()
         values = {k: v for k, v in self.variables.items() if k in declared}
         (self.tfdir / VARS_FILE).write_text(json.dumps(values, indent=2, sort_keys=True) + "\n")
@@ -173,17 +201,22 @@ class Stack:
         try:
             self._run("apply", lambda tf: tf.apply())
         except BaseException as exc:
+            self.failed = True
             self.applied = True  # whatever got created is in the state file
             interrupted = isinstance(exc, KeyboardInterrupt)
             if interrupted:
                 self.on_status("interrupted", f"during apply ({exc})")
             if interrupts.abandoned():
                 raise
-            self.log(
-                "apply interrupted: destroying what it created"
-                if interrupted
-                else "apply failed: destroying what it created"
-            )
+            created = self.resource_count()
+            verb = "interrupted" if interrupted else "failed"
+            if created == 0:
+                self.applied = False
+                self.on_status("destroyed", "nothing was created")
+                self.log(f"apply {verb} before creating anything: nothing to destroy")
+                raise
+            what = "state unreadable" if created is None else _resources(created)
+            self.log(f"apply {verb}: destroying what it created ({what})")
             try:
                 self.destroy()
             except MlinfraError as destroy_error:
@@ -207,6 +240,30 @@ class Stack:
         report = json.loads(raw)
         return [d["summary"] for d in report.get("diagnostics", []) if d.get("severity") == "error"]
 
+    def validation_errors(self) -> list[str]:
+        """``terraform validate -json`` errors as ``file:line: summary: detail`` lines (empty: valid)."""
+        started = time.perf_counter()
+        try:
+            raw = self._tf().execute_command("validate", "-json", "-no-color").out
+        except tftest.TerraformTestError as exc:
+            raw = _json_in_error(exc)
+        finally:
+            self.timer.record("validate", started)
+        return [d.one_line() for d in from_validate_json(raw)]
+
+    def resource_count(self) -> int | None:
+        """Managed resource instances in the state (None: the state cannot be read, assume some)."""
+        if self.state_file.exists():
+            try:
+                return state_resource_count(json.loads(self.state_file.read_text()))
+            except (OSError, ValueError):
+                return None
+        try:
+            listed = self._tf().execute_command("state", "list").out
+        except tftest.TerraformTestError as exc:
+            return 0 if "No state file was found" in str(exc) else None
+        return len([line for line in listed.splitlines() if line.strip() and not line.startswith("data.")])
+
     def state_json(self) -> dict[str, Any]:
         """``terraform show -json`` of the current state (what the cost-tag audit reads)."""
         raw = self._run("show", lambda tf: tf.execute_command("show", "-json").out)
@@ -228,6 +285,11 @@ class Stack:
         A first signal during destroy lets it finish (see :func:`interrupts.shielded`)."""
         if not self.applied:
             return
+        if self.resource_count() == 0:
+            self.log("the state holds no resources: nothing to destroy")
+            self.applied = False
+            self.on_status("destroyed", "nothing to destroy")
+            return
         if interrupts.abandoned():
             self.on_status("interrupted", "destroy skipped after a second signal")
             raise MlinfraError(
@@ -241,14 +303,24 @@ class Stack:
         except (MlinfraError, TerraformInterrupted) as exc:
             stopped = isinstance(exc, KeyboardInterrupt) or interrupts.abandoned()
             what = "stopped by a second signal" if stopped else getattr(exc, "what", str(exc))
+            left = self.resource_count()
+            if left == 0:
+                self.applied = False
+                self.on_status("destroyed", "")
+                self.log(f"terraform destroy reported an error, yet the state holds no resources: {what}")
+                return
             self.on_status("interrupted" if stopped else "destroy-failed", what)
+            count = f"{_resources(left)} still deployed" if left else "resources may still be deployed"
             raise MlinfraError(
-                f"DESTROY FAILED, resources may still be deployed ({what}); state: {self.state_file}",
-                self.finish_hint(),
+                f"DESTROY FAILED, {count} ({what}); state: {self.state_file}", self.finish_hint()
             ) from None
         self.applied = False
         self.on_status("destroyed", "")
 
     def cleanup(self) -> None:
-        """Remove the run work dir (only call after a successful destroy)."""
+        """Remove the run work dir: only after a successful run's destroy (failed runs keep theirs)."""
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _resources(count: int) -> str:
+    return f"{count} resource{'' if count == 1 else 's'}"

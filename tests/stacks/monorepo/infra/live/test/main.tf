@@ -1,0 +1,69 @@
+# Root module of the monorepo test stack: everything it creates comes from local modules outside this folder.
+terraform {
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 3.39"
+    }
+  }
+}
+
+provider "aws" {
+  region = var.region
+  default_tags {
+    tags = merge(var.tags, { "mlinfra:run-id" = var.run_id })
+  }
+}
+
+variable "run_id" {
+  type = string
+}
+
+variable "name_prefix" {
+  type = string
+}
+
+variable "region" {
+  type    = string
+  default = "us-east-1"
+}
+
+variable "tags" {
+  type    = map(string)
+  default = {}
+}
+
+variable "create_network" {
+  description = "Count gate: the network module creates its VPC and subnets only when true."
+  type        = bool
+  default     = true
+}
+
+module "storage" {
+  source      = "../../modules/storage"
+  name_prefix = var.name_prefix
+  versioning  = false
+}
+
+module "network" {
+  source      = "../../modules/network"
+  name_prefix = var.name_prefix
+  create      = var.create_network
+  subnets     = 2
+}
+
+output "bucket_name" {
+  value = module.storage.bucket_name
+}
+
+output "model_key" {
+  value = module.storage.model_key
+}
+
+output "vpc_id" {
+  value = module.network.vpc_id
+}
+
+output "subnet_ids" {
+  value = module.network.subnet_ids
+}
