@@ -71,7 +71,7 @@ def test_destroy_failure_counts_what_the_state_still_holds(small_stack: Path, tm
             stack.destroy()
         message = str(failure.value)
         assert message.startswith("DESTROY FAILED, 1 resource still deployed (terraform destroy failed")
-        assert f"state: {stack.state_file}" in message and "finish by hand: cd " in message
+        assert f"state: {stack.state_file}" in message and f". {stack.finish_hint()}" in message
         assert stack.state_file.is_file()
         stack.applied = False  # the embedded AWS is gone with its bucket; nothing is left to finish
     finally:
