@@ -175,13 +175,17 @@ def main() -> int:
         s3.create_bucket(Bucket="bench-models")
         s3.put_object(Bucket="bench-models", Key="m/model.bin", Body=os.urandom(args.mb * 1024 * 1024))
         fs = efs.create_file_system(CreationToken="bench")["FileSystemId"]
+        ec2 = session.client("ec2", endpoint_url=aws.endpoint_url)
+        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+        efs.create_mount_target(FileSystemId=fs, SubnetId=subnet)  # DataSync reaches EFS through one
         src = ds.create_location_s3(
             S3BucketArn="arn:aws:s3:::bench-models", Subdirectory="/m", S3Config={"BucketAccessRoleArn": role}
         )["LocationArn"]
         dst = ds.create_location_efs(
             EfsFilesystemArn=f"arn:aws:elasticfilesystem:us-east-1:123456789012:file-system/{fs}",
             Ec2Config={
-                "SubnetArn": "arn:aws:ec2:us-east-1:123456789012:subnet/subnet-1",
+                "SubnetArn": f"arn:aws:ec2:us-east-1:123456789012:subnet/{subnet}",
                 "SecurityGroupArns": ["arn:aws:ec2:us-east-1:123456789012:security-group/sg-1"],
             },
         )["LocationArn"]

@@ -15,11 +15,23 @@ from pytest_mlinfra.emulator import EmbeddedAWS
 
 from .conftest import ACCOUNT, REGION, unique
 
-EC2_CONFIG = {
-    "SubnetArn": f"arn:aws:ec2:{REGION}:{ACCOUNT}:subnet/subnet-12345678",
-    "SecurityGroupArns": [f"arn:aws:ec2:{REGION}:{ACCOUNT}:security-group/sg-12345678"],
-}
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/datasync"
+EC2_CONFIG: dict[str, Any] = {}  # filled by the network fixture: a real subnet and security group
+
+
+@pytest.fixture(scope="module", autouse=True)
+def network(client: Callable[[str], Any]) -> dict[str, Any]:
+    """A VPC, a subnet (the one DataSync locations use) and a security group, once per module."""
+    ec2 = client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24", AvailabilityZone=f"{REGION}a")["Subnet"]
+    other = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.2.0/24", AvailabilityZone=f"{REGION}b")["Subnet"]
+    sg = ec2.create_security_group(GroupName=unique("sg"), Description="efs", VpcId=vpc)["GroupId"]
+    EC2_CONFIG.update(
+        SubnetArn=f"arn:aws:ec2:{REGION}:{ACCOUNT}:subnet/{subnet['SubnetId']}",
+        SecurityGroupArns=[f"arn:aws:ec2:{REGION}:{ACCOUNT}:security-group/{sg}"],
+    )
+    return {"subnet_id": subnet["SubnetId"], "other_subnet_id": other["SubnetId"], "sg": sg}
 
 
 def _bucket(client: Callable[[str], Any]) -> str:
@@ -28,8 +40,15 @@ def _bucket(client: Callable[[str], Any]) -> str:
     return name
 
 
-def _file_system(client: Callable[[str], Any]) -> str:
-    return str(client("efs").create_file_system(CreationToken=unique("fs"))["FileSystemId"])
+def _file_system(client: Callable[[str], Any], mount_target: bool = True) -> str:
+    """A file system with a mount target in the locations' subnet (DataSync needs one in its zone)."""
+    efs = client("efs")
+    fs = str(efs.create_file_system(CreationToken=unique("fs"))["FileSystemId"])
+    if mount_target:
+        subnet = EC2_CONFIG["SubnetArn"].rsplit("/", 1)[-1]
+        sg = EC2_CONFIG["SecurityGroupArns"][0].rsplit("/", 1)[-1]
+        efs.create_mount_target(FileSystemId=fs, SubnetId=subnet, SecurityGroups=[sg])
+    return fs
 
 
 def _task(client: Callable[[str], Any], bucket: str, fs: str, src_sub: str, dst_sub: str, **kw: Any) -> str:
@@ -45,9 +64,9 @@ def _task(client: Callable[[str], Any], bucket: str, fs: str, src_sub: str, dst_
     return str(ds.create_task(SourceLocationArn=src, DestinationLocationArn=dst, **kw)["TaskArn"])
 
 
-def _run(client: Callable[[str], Any], task_arn: str) -> tuple[dict[str, Any], list[str]]:
+def _run(client: Callable[[str], Any], task_arn: str, **kw: Any) -> tuple[dict[str, Any], list[str]]:
     ds = client("datasync")
-    arn = ds.start_task_execution(TaskArn=task_arn)["TaskExecutionArn"]
+    arn = ds.start_task_execution(TaskArn=task_arn, **kw)["TaskExecutionArn"]
     seen: list[str] = []
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -174,3 +193,84 @@ def test_describe_task_returns_what_terraform_reads(client: Callable[[str], Any]
     client("datasync").update_task(TaskArn=task, Options={"VerifyMode": "ONLY_FILES_TRANSFERRED"})
     described = client("datasync").describe_task(TaskArn=task)
     assert described["Options"]["VerifyMode"] == "ONLY_FILES_TRANSFERRED" and described["Name"] == "sync"
+
+
+def test_include_and_exclude_filters_select_what_is_copied(
+    aws: EmbeddedAWS, client: Callable[[str], Any]
+) -> None:
+    bucket, fs = _bucket(client), _file_system(client)
+    s3 = client("s3")
+    for key in ("m/model.pt", "m/vocab/words.txt", "m/vocab/words.tmp", "m/logs/run.txt", "m/README"):
+        s3.put_object(Bucket=bucket, Key=key, Body=key.encode())
+    task = _task(
+        client,
+        bucket,
+        fs,
+        "/m",
+        "/",
+        Includes=[{"FilterType": "SIMPLE_PATTERN", "Value": "/vocab/|*.pt|/logs"}],
+        Excludes=[{"FilterType": "SIMPLE_PATTERN", "Value": "*.tmp|/logs"}],
+    )
+    assert client("datasync").describe_task(TaskArn=task)["Includes"][0]["Value"] == "/vocab/|*.pt|/logs"
+
+    described, _ = _run(client, task)
+
+    root = aws.efs_storage(fs)
+    copied = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+    assert described["Status"] == "SUCCESS", described.get("Result")
+    assert copied == ["model.pt", "vocab/words.txt"]  # exclude wins over include; README not included
+    assert described["FilesTransferred"] == 2 and described["Excludes"][0]["Value"] == "*.tmp|/logs"
+
+    # filters given to StartTaskExecution replace the task's for that run
+    described, _ = _run(client, task, Includes=[{"FilterType": "SIMPLE_PATTERN", "Value": "/README"}])
+    assert described["FilesTransferred"] == 1 and (root / "README").read_bytes() == b"m/README"
+
+
+def test_transfer_mode_changed_skips_unchanged_files(aws: EmbeddedAWS, client: Callable[[str], Any]) -> None:
+    bucket, fs = _bucket(client), _file_system(client)
+    s3 = client("s3")
+    s3.put_object(Bucket=bucket, Key="m/model.pt", Body=b"weights-v1")
+    s3.put_object(Bucket=bucket, Key="m/labels.txt", Body=b"Celebrity")
+    task = _task(client, bucket, fs, "/m", "/")
+
+    first, _ = _run(client, task)
+    second, _ = _run(client, task)
+    s3.put_object(Bucket=bucket, Key="m/model.pt", Body=b"weights-v2!")
+    third, _ = _run(client, task)
+    everything, _ = _run(client, task, OverrideOptions={"TransferMode": "ALL"})
+
+    assert [r["FilesTransferred"] for r in (first, second, third, everything)] == [2, 0, 1, 2]
+    assert second["Status"] == "SUCCESS" and second["EstimatedBytesToTransfer"] == 0
+    assert second["FilesVerified"] == 2  # POINT_IN_TIME_CONSISTENT verifies the whole selection
+    assert (aws.efs_storage(fs) / "model.pt").read_bytes() == b"weights-v2!"
+
+
+def test_efs_location_needs_a_mount_target_in_the_subnets_zone(
+    client: Callable[[str], Any], network: dict[str, Any]
+) -> None:
+    ds, efs = client("datasync"), client("efs")
+    fs = _file_system(client, mount_target=False)
+    arn = f"arn:aws:elasticfilesystem:{REGION}:{ACCOUNT}:file-system/{fs}"
+    with pytest.raises(ClientError) as caught:
+        ds.create_location_efs(EfsFilesystemArn=arn, Ec2Config=EC2_CONFIG)
+    error = caught.value.response["Error"]
+    assert error["Code"] == "InvalidRequestException"
+    assert f"{fs} has no mount target in Availability Zone {REGION}a" in error["Message"]
+
+    # a mount target in another zone does not help; one in the subnet's zone does
+    efs.create_mount_target(FileSystemId=fs, SubnetId=network["other_subnet_id"])
+    with pytest.raises(ClientError, match="no mount target"):
+        ds.create_location_efs(EfsFilesystemArn=arn, Ec2Config=EC2_CONFIG)
+    efs.create_mount_target(FileSystemId=fs, SubnetId=network["subnet_id"])
+    assert ds.create_location_efs(EfsFilesystemArn=arn, Ec2Config=EC2_CONFIG)["LocationArn"]
+
+
+def test_efs_size_in_bytes_meters_what_is_stored(aws: EmbeddedAWS, client: Callable[[str], Any]) -> None:
+    efs = client("efs")
+    fs = _file_system(client, mount_target=False)
+    assert efs.describe_file_systems(FileSystemId=fs)["FileSystems"][0]["SizeInBytes"]["Value"] == 0
+    root = aws.efs_storage(fs)
+    (root / "models").mkdir()
+    (root / "models" / "model.pt").write_bytes(b"x" * 10_000)  # 3 blocks of 4 KiB
+    size = efs.describe_file_systems(FileSystemId=fs)["FileSystems"][0]["SizeInBytes"]
+    assert size["Value"] == size["ValueInStandard"] == 4096 + 3 * 4096

@@ -26,6 +26,7 @@ def test_get_resources_tag_filters_cover_the_stack(client: Callable[[str], Any],
     s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": tags})
     fs = efs.create_file_system(CreationToken=unique("fs"), Tags=tags)["FileSystemId"]
     efs.create_access_point(FileSystemId=fs, Tags=tags)
+    efs.create_mount_target(FileSystemId=fs, SubnetId=subnet["SubnetId"], SecurityGroups=[sg])
     role = iam.create_role(RoleName=unique("role"), AssumeRolePolicyDocument="{}", Tags=tags)["Role"]["Arn"]
     lam.create_function(
         FunctionName=unique("fn"),

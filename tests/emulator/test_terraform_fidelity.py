@@ -4,7 +4,8 @@ One small stack: a role with ``AWSLambdaVPCAccessExecutionRole`` attached throug
 ``data "aws_iam_policy"`` by ARN, a bucket with SSE-S3 set inline (stable: AWS returns exactly
 that) and a bucket that sets no encryption: provider 3.x reads AWS's default AES256 rule back and
 plans to remove it, a perpetual diff on AWS since January 2023
-(hashicorp/terraform-provider-aws#28701), and so here too.
+(hashicorp/terraform-provider-aws#28701), and so here too. Then a DataSync EFS location whose
+subnet's zone has no mount target: the apply fails with DataSync's error, as on AWS.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import boto3
 import pytest
 
 from pytest_mlinfra.emulator import EmbeddedAWS
+from pytest_mlinfra.errors import MlinfraError
 from pytest_mlinfra.terraform.override import EmulatorEndpoint
 from pytest_mlinfra.terraform.stack import Stack
 from pytest_mlinfra.terraform.toolchain import Toolchain, find_terraform
@@ -58,8 +60,29 @@ resource "aws_s3_bucket" "plain" {
   bucket        = "fidelity-plain"
   force_destroy = true
 }
+resource "aws_vpc" "net" {
+  cidr_block = "10.8.0.0/16"
+}
+resource "aws_subnet" "a" {
+  vpc_id            = aws_vpc.net.id
+  cidr_block        = "10.8.1.0/24"
+  availability_zone = "us-east-1a"
+}
+resource "aws_efs_file_system" "fs" {
+  creation_token = "fidelity-fs"
+}
 output "policy_name" { value = data.aws_iam_policy.vpc_access.name }
 output "policy_document" { value = data.aws_iam_policy.vpc_access.policy }
+"""
+
+NO_MOUNT_TARGET = """
+resource "aws_datasync_location_efs" "dst" {
+  efs_file_system_arn = aws_efs_file_system.fs.arn
+  ec2_config {
+    subnet_arn          = aws_subnet.a.arn
+    security_group_arns = ["arn:aws:ec2:us-east-1:123456789012:security-group/sg-12345678"]
+  }
+}
 """
 
 
@@ -95,5 +118,9 @@ def test_managed_policy_data_source_and_default_encryption(tmp_path: Path) -> No
             attached = iam.list_attached_role_policies(RoleName="fidelity-fn")["AttachedPolicies"]
             assert [p["PolicyName"] for p in attached] == ["AWSLambdaVPCAccessExecutionRole"]
             assert stack.pending_changes() == ["aws_s3_bucket.plain"]  # drift where AWS drifts
+
+            (stack.tfdir / "location.tf").write_text(NO_MOUNT_TARGET)
+            with pytest.raises(MlinfraError, match="has no mount target in Availability Zone us-east-1a"):
+                stack.apply()
         finally:
             stack.destroy()

@@ -34,9 +34,22 @@ provider "aws" {
   region = "us-east-1"
 }
 locals {
-  tags   = { Project = "ner", "mlinfra:run-id" = "compat" }
-  subnet = "arn:aws:ec2:us-east-1:123456789012:subnet/subnet-12345678"
-  sg     = "arn:aws:ec2:us-east-1:123456789012:security-group/sg-12345678"
+  tags = { Project = "ner", "mlinfra:run-id" = "compat" }
+}
+resource "aws_vpc" "net" {
+  cidr_block = "10.7.0.0/16"
+  tags       = local.tags
+}
+resource "aws_subnet" "a" {
+  vpc_id            = aws_vpc.net.id
+  cidr_block        = "10.7.1.0/24"
+  availability_zone = "us-east-1a"
+  tags              = local.tags
+}
+resource "aws_security_group" "efs" {
+  name   = "emu-compat-efs"
+  vpc_id = aws_vpc.net.id
+  tags   = local.tags
 }
 resource "aws_s3_bucket" "models" {
   bucket        = "emu-compat-models"
@@ -59,6 +72,11 @@ resource "aws_iam_role" "fn" {
 resource "aws_efs_file_system" "fs" {
   creation_token = "emu-compat"
   tags           = local.tags
+}
+resource "aws_efs_mount_target" "a" {
+  file_system_id  = aws_efs_file_system.fs.id
+  subnet_id       = aws_subnet.a.id
+  security_groups = [aws_security_group.efs.id]
 }
 resource "aws_efs_access_point" "ap" {
   file_system_id = aws_efs_file_system.fs.id
@@ -85,11 +103,12 @@ resource "aws_datasync_location_s3" "src" {
   tags = local.tags
 }
 resource "aws_datasync_location_efs" "dst" {
-  efs_file_system_arn = aws_efs_file_system.fs.arn
+  # The mount target's file_system_arn: the location waits for it, as DataSync needs one in the zone.
+  efs_file_system_arn = aws_efs_mount_target.a.file_system_arn
   subdirectory        = "/lambda/"
   ec2_config {
-    subnet_arn          = local.subnet
-    security_group_arns = [local.sg]
+    subnet_arn          = aws_subnet.a.arn
+    security_group_arns = [aws_security_group.efs.arn]
   }
   tags = local.tags
 }

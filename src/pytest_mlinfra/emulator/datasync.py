@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
@@ -145,13 +146,27 @@ class TransferDataSyncBackend(DataSyncBackend, TaggableResourcesMixin):
             yield TaggedResource(arn=arn, tags=dict(self.tags.get(arn, {})), resource_type="datasync:task")
 
     # -- executions -----------------------------------------------------------------------------
-    def start_task_execution(self, task_arn: str, override_options: dict[str, Any] | None = None) -> str:
+    def start_task_execution(
+        self,
+        task_arn: str,
+        override_options: dict[str, Any] | None = None,
+        includes: list[dict[str, Any]] | None = None,
+        excludes: list[dict[str, Any]] | None = None,
+    ) -> str:
+        """Start an execution; ``includes``/``excludes`` given here replace the task's for this run."""
         task = self._get_task(task_arn)
         if task.status != "AVAILABLE":
             raise InvalidRequestException(f"Task {task_arn} is {task.status}; wait for its execution to end.")
         options = {**DEFAULT_OPTIONS, **(task.metadata.get("Options") or {}), **(override_options or {})}
         self.arn_counter += 1
-        execution = TransferExecution(task_arn, self.arn_counter, options, self._execution_done)
+        execution = TransferExecution(
+            task_arn,
+            self.arn_counter,
+            options,
+            self._execution_done,
+            includes=includes if includes is not None else task.metadata.get("Includes"),
+            excludes=excludes if excludes is not None else task.metadata.get("Excludes"),
+        )
         self.task_executions[execution.arn] = execution
         task.current_task_execution_arn = execution.arn
         task.status = "RUNNING"
@@ -206,11 +221,41 @@ class TransferDataSyncBackend(DataSyncBackend, TaggableResourcesMixin):
         for key_name, key in list(bucket.keys.items()):
             if not isinstance(key, FakeKey) or not key_name.startswith(prefix) or key_name.endswith("/"):
                 continue
-            objects.append(SourceObject(key_name, key_name[len(prefix) :], key.size, lambda k=key: k.value))
+            relative = key_name[len(prefix) :]
+            mtime = _timestamp(key.last_modified)
+            objects.append(SourceObject(key_name, relative, key.size, lambda k=key: k.value, mtime))
         if not objects:
             where = f"s3://{bucket_name}/{prefix}"
             raise TransferError("SourceNotFound", f"no objects under {where} (source location is empty)")
         return objects
+
+
+def _timestamp(moment: datetime) -> float:
+    """moto keeps naive UTC datetimes."""
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def check_mount_target(account_id: str, region: str, file_system_id: str, subnet_arn: str) -> None:
+    """DataSync reaches EFS through a mount target in the Availability Zone of ``Ec2Config.SubnetArn``.
+
+    AWS's rule (DataSync user guide, "Creating your Amazon EFS transfer location"): the subnet must
+    be in the file system's VPC and in the same Availability Zone as one of its mount targets.
+    """
+    from moto.ec2.models import ec2_backends
+
+    subnet_id = subnet_arn.rsplit("/", 1)[-1]
+    try:
+        subnet = ec2_backends[account_id][region].get_subnet(subnet_id)
+    except Exception:
+        raise InvalidRequestException(f"Subnet {subnet_id} of Ec2Config.SubnetArn does not exist.") from None
+    file_system = efs_backends[account_id][region].file_systems_by_id[file_system_id]
+    zone = subnet.availability_zone
+    if not file_system.has_mount_target(subnet):
+        raise InvalidRequestException(
+            f"EFS file system {file_system_id} has no mount target in Availability Zone {zone} of subnet "
+            f"{subnet_id}: DataSync connects to the file system through a mount target in that zone. "
+            "Create the mount target (aws_efs_mount_target) before the location."
+        )
 
 
 class TransferDataSyncResponse(DataSyncResponse):
@@ -266,6 +311,7 @@ class TransferDataSyncResponse(DataSyncResponse):
         ec2_config = self._get_param("Ec2Config")
         if not ec2_config or not ec2_config.get("SubnetArn"):
             raise InvalidRequestException("Ec2Config.SubnetArn is required.")
+        check_mount_target(self.current_account, self.region, file_system_id, ec2_config["SubnetArn"])
         subdirectory = normalize_subdirectory(self._get_param("Subdirectory"))
         metadata = {
             "EfsFilesystemArn": fs_arn,
@@ -305,7 +351,9 @@ class TransferDataSyncResponse(DataSyncResponse):
     # -- tasks --------------------------------------------------------------------------------------
     def create_task(self) -> str:
         body: str = super().create_task()
-        self._tag_new(json.loads(body)["TaskArn"])
+        arn = json.loads(body)["TaskArn"]
+        self.backend._get_task(arn).metadata["Includes"] = self._get_param("Includes")  # moto drops it
+        self._tag_new(arn)
         return body
 
     def update_task(self) -> str:
@@ -341,7 +389,10 @@ class TransferDataSyncResponse(DataSyncResponse):
 
     def start_task_execution(self) -> str:
         arn = self.backend.start_task_execution(
-            self._get_param("TaskArn"), override_options=self._get_param("OverrideOptions")
+            self._get_param("TaskArn"),
+            override_options=self._get_param("OverrideOptions"),
+            includes=self._get_param("Includes"),
+            excludes=self._get_param("Excludes"),
         )
         return json.dumps({"TaskExecutionArn": arn})
 

@@ -2,9 +2,13 @@
 
 moto's executions only advance a status per describe call. Here a background thread walks the
 phases DataSync reports (QUEUED, LAUNCHING, PREPARING, TRANSFERRING, VERIFYING, SUCCESS or ERROR)
-in real time: PREPARING lists the objects under the source location's subdirectory, TRANSFERRING
-writes them under the destination location's subdirectory in the EFS file system's directory,
-VERIFYING compares sha256 of source and destination when ``Options.VerifyMode`` asks for it.
+in real time: PREPARING lists the objects under the source location's subdirectory, keeps those the
+include/exclude filters select (:mod:`~pytest_mlinfra.emulator.datasync_filters`) and, with
+``TransferMode=CHANGED`` (the default), drops those the destination already has with the same size
+and modification time; TRANSFERRING writes the rest under the destination location's subdirectory
+in the EFS file system's directory (mtime preserved unless ``Mtime=NONE``); VERIFYING compares sha256
+of source and destination: every selected file for ``POINT_IN_TIME_CONSISTENT``, the transferred
+ones for ``ONLY_FILES_TRANSFERRED``, none for ``NONE``.
 A missing bucket, an empty source prefix or an unreadable object ends in ERROR with
 ``Result.ErrorCode``/``ErrorDetail`` (an empty prefix is an error here, unlike AWS, because a sync
 that copies nothing is always a mistake in a test).
@@ -13,6 +17,7 @@ that copies nothing is always a mistake in a test).
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -20,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from moto.datasync.models import TaskExecution
+
+from pytest_mlinfra.emulator import datasync_filters
 
 # Seconds spent in each bookkeeping phase, so callers polling the status can see it move.
 PHASE_DELAY_S = 0.05
@@ -41,6 +48,7 @@ class SourceObject:
     relative: str
     size: int
     read: Any  # () -> bytes
+    mtime: float | None = None  # the object's LastModified (what DataSync preserves as mtime)
 
 
 @dataclass
@@ -58,6 +66,7 @@ class Counters:
     files_transferred: int = 0
     bytes_transferred: int = 0
     files_verified: int = 0
+    files_prepared: int = 0
     phase_ms: dict[str, int] = field(default_factory=dict)
 
 
@@ -66,10 +75,20 @@ class TransferExecution(TaskExecution):
 
     TASK_EXECUTION_INTERMEDIATE_STATES = ("QUEUED", "LAUNCHING", "PREPARING", "TRANSFERRING", "VERIFYING")  # type: ignore[assignment]
 
-    def __init__(self, task_arn: str, arn_counter: int, options: dict[str, Any], on_done: Any) -> None:
+    def __init__(
+        self,
+        task_arn: str,
+        arn_counter: int,
+        options: dict[str, Any],
+        on_done: Any,
+        includes: list[dict[str, Any]] | None = None,
+        excludes: list[dict[str, Any]] | None = None,
+    ) -> None:
         super().__init__(task_arn, arn_counter=arn_counter)
         self.status = "QUEUED"
         self.options = options
+        self.includes = list(includes or [])
+        self.excludes = list(excludes or [])
         self.start_time = time.time()
         self.counters = Counters()
         self.error: TransferError | None = None
@@ -106,7 +125,9 @@ class TransferExecution(TaskExecution):
                 time.sleep(PHASE_DELAY_S)
             self._phase("PREPARING")
             started = time.monotonic()
-            objects = endpoints.list_source()
+            selected = self._select(endpoints.list_source())
+            objects = [obj for obj in selected if self._changed(obj, endpoints.destination)]
+            self.counters.files_prepared = len(objects)
             self.counters.files_estimated = len(objects)
             self.counters.bytes_estimated = sum(obj.size for obj in objects)
             time.sleep(PHASE_DELAY_S)
@@ -117,7 +138,11 @@ class TransferExecution(TaskExecution):
             self.counters.phase_ms["Transfer"] = _ms_since(started)
             self._phase("VERIFYING")
             started = time.monotonic()
-            if self.options.get("VerifyMode", "POINT_IN_TIME_CONSISTENT") != "NONE":
+            verify_mode = self.options.get("VerifyMode", "POINT_IN_TIME_CONSISTENT")
+            if verify_mode == "POINT_IN_TIME_CONSISTENT":
+                unchanged = [obj for obj in selected if obj.relative not in digests]
+                digests.update(self._source_digests(unchanged))
+            if verify_mode != "NONE":
                 self._verify(digests, endpoints.destination)
             self.counters.phase_ms["Verify"] = _ms_since(started)
             self.status = "SUCCESS"
@@ -129,6 +154,30 @@ class TransferExecution(TaskExecution):
             self.status = "ERROR"
         finally:
             self._on_done(self)
+
+    def _select(self, objects: list[SourceObject]) -> list[SourceObject]:
+        includes = datasync_filters.patterns(self.includes)
+        excludes = datasync_filters.patterns(self.excludes)
+        return [obj for obj in objects if datasync_filters.selected(obj.relative, includes, excludes)]
+
+    def _changed(self, obj: SourceObject, destination: Path) -> bool:
+        """``TransferMode=CHANGED``: copy only what differs from the destination (size or mtime)."""
+        if self.options.get("TransferMode", "CHANGED") != "CHANGED" or obj.mtime is None:
+            return True
+        try:
+            stat = (destination / obj.relative).stat()
+        except OSError:
+            return True
+        return stat.st_size != obj.size or int(stat.st_mtime) != int(obj.mtime)
+
+    def _source_digests(self, objects: list[SourceObject]) -> dict[str, str]:
+        digests = {}
+        for obj in objects:
+            try:
+                digests[obj.relative] = hashlib.sha256(obj.read()).hexdigest()
+            except Exception as exc:
+                raise TransferError("SourceReadError", f"cannot read s3 object {obj.key!r}: {exc}") from None
+        return digests
 
     def _transfer(self, objects: list[SourceObject], destination: Path) -> dict[str, str]:
         digests: dict[str, str] = {}
@@ -147,6 +196,8 @@ class TransferExecution(TaskExecution):
                     for offset in range(0, len(data), _CHUNK):
                         handle.write(data[offset : offset + _CHUNK])
                         self.counters.bytes_transferred += min(_CHUNK, len(data) - offset)
+                if obj.mtime is not None and self.options.get("Mtime", "PRESERVE") == "PRESERVE":
+                    os.utime(partial, (obj.mtime, obj.mtime))
                 partial.replace(target)
             except OSError as exc:
                 raise TransferError(
@@ -188,8 +239,8 @@ class TransferExecution(TaskExecution):
             "TaskExecutionArn": self.arn,
             "Status": self.status,
             "Options": self.options,
-            "Excludes": [],
-            "Includes": [],
+            "Excludes": self.excludes,
+            "Includes": self.includes,
             "StartTime": self.start_time,
             "EstimatedFilesToTransfer": c.files_estimated,
             "EstimatedBytesToTransfer": c.bytes_estimated,
@@ -198,6 +249,7 @@ class TransferExecution(TaskExecution):
             "BytesTransferred": c.bytes_transferred,
             "BytesCompressed": c.bytes_transferred,
             "FilesVerified": c.files_verified,
+            "FilesPrepared": c.files_prepared,
             "Result": result,
         }
 

@@ -8,12 +8,15 @@ worker that mounts the access point runs as the access point's ``PosixUser`` (or
 ``CreationInfo`` owner) in a user namespace that maps that uid/gid to ours
 (:mod:`pytest_mlinfra.emulator.mounts`), so inside the function the files show the owner
 ``CreationInfo`` asked for. Data written through an access point is kept when the access point
-is deleted, as on AWS.
+is deleted, as on AWS. ``SizeInBytes`` is metered from the directory as EFS meters it: each
+regular file its size rounded up to 4 KiB, each directory 4 KiB (all in Standard storage).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,38 @@ from moto.efs.exceptions import FileSystemNotFound
 from moto.efs.models import AccessPoint, EFSBackend, FileSystem, efs_backends
 
 from pytest_mlinfra.emulator import context, mounts
+
+METERING_BLOCK = 4096
+
+
+class StoredFileSystem(FileSystem):
+    """A moto file system whose ``SizeInBytes`` is what its directory holds."""
+
+    @property
+    def size_in_bytes(self) -> dict[str, Any]:
+        path = context.efs_dir(self.file_system_id)
+        value = metered_size(path) if path is not None else 0
+        return {
+            "Value": value,
+            "ValueInIA": 0,
+            "ValueInStandard": value,
+            "ValueInArchive": 0,
+            "Timestamp": time.time(),
+        }
+
+
+def metered_size(root: Path) -> int:
+    """EFS metering of a tree: files rounded up to 4 KiB, directories (below the root) 4 KiB each."""
+    total = 0
+    for directory, subdirectories, files in os.walk(root):
+        total += METERING_BLOCK * len(subdirectories)
+        for name in files:
+            try:
+                size = os.lstat(os.path.join(directory, name)).st_size
+            except OSError:  # removed while walking
+                continue
+            total += -(-size // METERING_BLOCK) * METERING_BLOCK
+    return total
 
 
 class StorageEFSBackend(EFSBackend):
@@ -34,6 +69,8 @@ class StorageEFSBackend(EFSBackend):
 
     def create_file_system(self, *args: Any, **kwargs: Any) -> FileSystem:
         file_system = super().create_file_system(*args, **kwargs)
+        # Same object, metered from disk (moto builds FileSystem itself, so it is re-classed here).
+        setattr(file_system, "__class__", StoredFileSystem)  # noqa: B010
         context.register_efs(file_system.file_system_id)
         return file_system
 

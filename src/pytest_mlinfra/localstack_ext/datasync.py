@@ -37,9 +37,9 @@ class LocalStackDataSyncBackend(TransferDataSyncBackend):
                     key = str(item["Key"])
                     if key.endswith("/"):
                         continue
-                    objects.append(
-                        SourceObject(key, key[len(prefix) :], int(item["Size"]), _reader(s3, bucket, key))
-                    )
+                    relative, size = key[len(prefix) :], int(item["Size"])
+                    mtime = item["LastModified"].timestamp()
+                    objects.append(SourceObject(key, relative, size, _reader(s3, bucket, key), mtime))
         except s3.exceptions.NoSuchBucket:
             raise TransferError("S3BucketNotFound", f"source bucket {bucket!r} does not exist") from None
         if not objects:
