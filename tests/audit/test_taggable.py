@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -91,3 +92,61 @@ def test_schema_from_an_uninitialised_directory_fails_clearly(tmp_path: Path) ->
     (tmp_path / "main.tf").write_text(MAIN_TF)
     with pytest.raises(MlinfraError, match="pass --schema"):
         schema_from_terraform(tmp_path)
+
+
+@pytest.mark.slow
+def test_the_stacks_own_provider_schema_decides_any_version(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A stack initialised with hashicorp/aws 2.70 (real `terraform init`, offline): aws_iam_policy took
+    no tags before 3.x, and aws_acmpca_certificate did not exist; the audit follows that schema."""
+    cloudrail = pytest.importorskip("cloudrail")
+    terraform = shutil.which("terraform")
+    if terraform is None:
+        pytest.skip("no terraform binary on PATH")
+    zip_path = Path(next(iter(cloudrail.__path__))) / "terraform_plugins"
+    mirror = tmp_path / "mirror" / "registry.terraform.io" / "hashicorp" / "aws"
+    mirror.mkdir(parents=True)
+    shutil.copy(zip_path / "terraform-provider-aws_2.70.0_linux_amd64.zip", mirror)
+    stack = tmp_path / "stack"
+    stack.mkdir()
+    (stack / "main.tf").write_text(
+        MAIN_TF.replace(">= 3.39", "2.70.0")
+        + 'resource "aws_iam_policy" "untagged" {\n  policy = "{}"\n}\n'
+        + 'resource "aws_iam_policy" "tagged" {\n  policy = "{}"\n  tags = { Name = "p" }\n}\n'
+        + 'resource "aws_acmpca_certificate" "c" {}\n'
+    )
+    (tmp_path / "cli.tfrc").write_text("")
+    env = dict(os.environ, CHECKPOINT_DISABLE="1", TF_CLI_CONFIG_FILE=str(tmp_path / "cli.tfrc"))
+    init = subprocess.run(
+        [terraform, f"-chdir={stack}", "init", "-input=false", f"-plugin-dir={tmp_path / 'mirror'}"],
+        env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert init.returncode == 0, init.stderr
+    from pytest_mlinfra.audit.cli import main
+
+    assert main([str(stack), "--format", "json"]) == 1
+    findings = {(f["address"], f["kind"]) for f in json.loads(capsys.readouterr().out)["findings"]}
+    assert findings == {("aws_iam_policy.tagged", "not-taggable"), ("aws_acmpca_certificate", "unknown-type")}
+    # the same source judged by the shipped 3.39 table: both policies take tags, so they miss some
+    shutil.rmtree(stack / ".terraform")
+    assert main([str(stack), "--format", "json"]) == 1
+    findings = {(f["address"], f["kind"]) for f in json.loads(capsys.readouterr().out)["findings"]}
+    assert findings == {("aws_iam_policy.untagged", "missing"), ("aws_iam_policy.tagged", "missing")}
+
+
+def test_an_unusable_initialisation_is_named_in_a_note(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if shutil.which("terraform") is None:
+        pytest.skip("no terraform binary on PATH")
+    (tmp_path / "main.tf").write_text(
+        MAIN_TF + 'resource "aws_s3_bucket" "b" {\n  tags = { Name = "b" }\n}\n'
+    )
+    (tmp_path / ".terraform" / "providers").mkdir(parents=True)  # init was interrupted, say
+    from pytest_mlinfra.audit.cli import main
+
+    assert main([str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "aws_s3_bucket.b: missing: missing tag(s) Environment" in out
+    assert "note: terraform providers schema failed in" in out and "judged with the shipped" in out

@@ -133,7 +133,7 @@ def _policy(args: argparse.Namespace) -> Policy:
     return Policy(require=require) if require else Policy()
 
 
-def _taggable(args: argparse.Namespace) -> Taggable:
+def _taggable(args: argparse.Namespace, notes: list[str]) -> Taggable:
     if args.schema:
         try:
             return load_taggable(_read_json(args.schema, "a provider schema"))
@@ -145,8 +145,8 @@ def _taggable(args: argparse.Namespace) -> Taggable:
     if path is not None and path.is_dir() and (path / ".terraform" / "providers").is_dir():
         try:
             return load_taggable(schema_from_terraform(path))
-        except (MlinfraError, ValueError):
-            pass  # initialised but unusable: the shipped table still answers
+        except MlinfraError as exc:  # initialised but unusable: the shipped table still answers
+            notes.append(f"{exc.what}: judged with {load_taggable().source} instead")
     return load_taggable()
 
 
@@ -227,7 +227,7 @@ def _run(args: argparse.Namespace, notes: list[str]) -> list[Finding]:
             raise MlinfraError(
                 f"{path} does not exist", "give a Terraform directory or a plan/state JSON file"
             )
-        taggable = _taggable(args)
+        taggable = _taggable(args, notes)
         if path.is_dir() or path.suffix == ".tf":
             variables = _variables(args.var_sources)
             environment = environment_variables(os.environ)

