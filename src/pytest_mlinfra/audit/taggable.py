@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -121,8 +122,12 @@ def schema_from_terraform(
                 f"cannot run Terraform for the provider schema ({exc})", "pass --schema"
             ) from None
     if proc.returncode != 0:
-        lines = [line.strip(" \u2502\u2577\u2575") for line in proc.stderr.splitlines()]
-        first = next((line for line in lines if line and not line.startswith("Warning")), "no output")
+        lines = [
+            re.sub(r"\x1b\[[0-9;]*m", "", line).strip(" \u2502\u2577\u2575")
+            for line in proc.stderr.splitlines()
+        ]
+        errors = [line for line in lines if line.startswith("Error:")]
+        first = errors[0] if errors else next((line for line in lines if line), "no output")
         raise MlinfraError(f"terraform providers schema failed in {workdir}: {first}", "pass --schema")
     try:
         result: dict[str, Any] = json.loads(proc.stdout)
