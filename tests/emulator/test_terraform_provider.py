@@ -131,8 +131,11 @@ resource "aws_lambda_function" "fn" {
   runtime          = "python3.8"
   role             = aws_iam_role.fn.arn
   memory_size      = 256
+  # PutFunctionConcurrency: the emulator runs at most this many environments, then throttles
+  reserved_concurrent_executions = 2
   environment {
-    variables = { MODEL_DIR = "/mnt/shared-storage" }
+    # the import takes 1 s, so concurrent cold starts overlap for the throttling check
+    variables = { MODEL_DIR = "/mnt/shared-storage", PROBE_IMPORT_DELAY_S = "1" }
   }
   file_system_config {
     arn              = aws_efs_access_point.ap.arn
@@ -194,3 +197,21 @@ def _use_the_stack(aws: EmbeddedAWS, outputs: dict[str, Any]) -> None:
     assert "FunctionError" not in response, response["Payload"].read()
     assert json.loads(response["Payload"].read())["text"] == "weights"
     assert "Init Duration" in base64.b64decode(response["LogResult"]).decode()
+    assert lam.get_function_concurrency(FunctionName="emu-compat-fn")["ReservedConcurrentExecutions"] == 2
+    # Three at once against a reservation of 2: two environments (two cold starts), one 429.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from botocore.exceptions import ClientError
+
+    def invoke(_: int) -> str:
+        try:
+            answer = lam.invoke(FunctionName="emu-compat-fn", Payload=json.dumps({"name": "model.pt"}))
+        except ClientError as exc:
+            return str(exc.response["Error"]["Code"])
+        return "ok" if "FunctionError" not in answer else "error"
+
+    arn = lam.get_function(FunctionName="emu-compat-fn")["Configuration"]["FunctionArn"]
+    aws.lambda_pool.retire(arn)  # start from no warm environment
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        outcomes = sorted(pool.map(invoke, range(3)))
+    assert outcomes == ["TooManyRequestsException", "ok", "ok"]
