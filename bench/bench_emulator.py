@@ -27,7 +27,7 @@ from typing import Any
 import boto3
 
 from pytest_mlinfra.emulator import EmbeddedAWS
-from pytest_mlinfra.emulator.server import free_port
+from pytest_mlinfra.ports import free_port
 
 HANDLERS = Path(__file__).resolve().parents[1] / "tests" / "emulator" / "handlers"
 RESULTS = Path(__file__).resolve().parent / "results"

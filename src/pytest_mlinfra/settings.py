@@ -25,6 +25,10 @@ from pytest_mlinfra.errors import MlinfraError
 from pytest_mlinfra.latency import parse_budgets
 from pytest_mlinfra.targets import TARGET_NAMES
 
+# The plugin requires four cost tags because it supplies three of their values itself (the ``tags``
+# stack variable: Environment, Project, Owner; Name is per resource). ``mlinfra audit`` audits stacks
+# and accounts nobody tagged through the plugin, so its default (audit.policy.DEFAULT_REQUIRE) is
+# only the two keys every tagging policy has: Name, Environment (--require / --mlinfra-require-tags).
 DEFAULT_REQUIRED_TAGS = ("Name", "Environment", "Project", "Owner")
 DEFAULT_LATENCY_BUDGET = "p50=250 p95=1000 p99=2000 cold=30000"
 RUN_ID_TAG = "mlinfra:run-id"

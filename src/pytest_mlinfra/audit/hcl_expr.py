@@ -103,7 +103,6 @@ def _short(text: str) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-_OPERATORS = ("==", "!=", "<=", ">=", "&&", "||", "...", "=>", "<", ">", "+", "-", "*", "/", "%", "!")
 _SIMPLE_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
 
 

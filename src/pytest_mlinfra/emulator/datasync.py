@@ -111,11 +111,6 @@ class TransferDataSyncBackend(DataSyncBackend, TaggableResourcesMixin):
         super().delete_task(task_arn)
         self.tags.pop(task_arn, None)
 
-    def get_location(self, arn: str) -> Location:
-        if arn not in self.locations:
-            raise InvalidRequestException(f"Location {arn} is not found.")
-        return self.locations[arn]
-
     # -- tags -----------------------------------------------------------------------------------
     def _check_taggable(self, arn: str) -> None:
         if arn not in self.locations and arn not in self.tasks:
