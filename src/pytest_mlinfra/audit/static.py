@@ -25,6 +25,7 @@ from pytest_mlinfra.audit.taggable import Taggable, load_taggable
 from pytest_mlinfra.audit.tagset import TagSet
 from pytest_mlinfra.audit.variables import RawValue, convert, load_var_file, resolve_raw, stack_var_files
 from pytest_mlinfra.errors import MlinfraError
+from pytest_mlinfra.terraform.hcl import load_hcl_file as load_hcl_file  # the one loader; public here too
 
 _META_ARGS = {"source", "version", "count", "for_each", "providers", "depends_on", "provider", "lifecycle"}
 _MAX_DEPTH = 16
@@ -147,31 +148,6 @@ def _reference_text(raw: Any) -> str:
     if text.startswith("${") and text.endswith("}"):
         text = text[2:-1].strip()
     return _unquote(text)
-
-
-def load_hcl_file(path: Path) -> dict[str, Any]:
-    """One HCL file as python-hcl2 reads it; unreadable or unparsable files raise MlinfraError."""
-    import hcl2
-
-    try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MlinfraError(f"cannot read {path} ({exc})", "check the path and file permissions") from None
-    try:
-        try:
-            from hcl2 import SerializationOptions
-
-            data = hcl2.loads(text, serialization_options=SerializationOptions(with_comments=False))
-        except ImportError:  # python-hcl2 < 8
-            data = hcl2.loads(text)
-    except Exception as exc:  # lark raises many types; all mean "not valid HCL"
-        detail = " ".join(str(exc).split())[:160] or type(exc).__name__
-        raise MlinfraError(
-            f"cannot parse {path} as HCL ({detail})", "fix the syntax; `terraform validate` shows the spot"
-        ) from None
-    if not isinstance(data, dict):
-        raise MlinfraError(f"cannot parse {path} as HCL (not a body of blocks)", "fix the syntax")
-    return dict(data)
 
 
 def _blocks(data: dict[str, Any], kind: str) -> Iterator[dict[str, Any]]:

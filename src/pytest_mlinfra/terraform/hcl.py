@@ -1,14 +1,41 @@
-"""Read top-level blocks of a stack's ``*.tf`` files (python-hcl2), for the few facts the plugin needs
-before Terraform runs: declared variables and outputs, ``provider "aws"`` aliases."""
+"""The one HCL loader (python-hcl2), and the top-level blocks of a stack's ``*.tf`` files.
+
+The plugin reads the few facts it needs before Terraform runs (declared variables and outputs,
+``provider "aws"`` aliases); the tag audit (:mod:`pytest_mlinfra.audit.static`) reads whole stacks.
+Both parse through :func:`load_hcl_file`, so they agree on what a file says.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-import hcl2
-
 from pytest_mlinfra.errors import MlinfraError
+
+
+def load_hcl_file(path: Path) -> dict[str, Any]:
+    """One HCL file as python-hcl2 reads it; unreadable or unparsable files raise MlinfraError."""
+    import hcl2
+
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MlinfraError(f"cannot read {path} ({exc})", "check the path and file permissions") from None
+    try:
+        try:
+            from hcl2 import SerializationOptions
+
+            data = hcl2.loads(text, serialization_options=SerializationOptions(with_comments=False))
+        except ImportError:  # python-hcl2 < 8
+            data = hcl2.loads(text)
+    except Exception as exc:  # lark raises many types; all mean "not valid HCL"
+        detail = " ".join(str(exc).split())[:160] or type(exc).__name__
+        raise MlinfraError(
+            f"cannot parse {path} as HCL ({detail})", "fix the syntax; `terraform validate` shows the spot"
+        ) from None
+    if not isinstance(data, dict):
+        raise MlinfraError(f"cannot parse {path} as HCL (not a body of blocks)", "fix the syntax")
+    return dict(data)
 
 
 def blocks(stack_dir: Path, block_type: str, strict: bool = True) -> list[dict[str, Any]]:
@@ -19,14 +46,11 @@ def blocks(stack_dir: Path, block_type: str, strict: bool = True) -> list[dict[s
     found: list[dict[str, Any]] = []
     for tf_file in sorted(stack_dir.glob("*.tf")):
         try:
-            parsed = hcl2.loads(tf_file.read_text())
-        except Exception as exc:
+            parsed = load_hcl_file(tf_file)
+        except MlinfraError:
             if not strict:
                 continue
-            raise MlinfraError(
-                f"cannot parse {tf_file}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
-                "fix the HCL syntax (terraform validate shows where)",
-            ) from None
+            raise
         found.extend(parsed.get(block_type, []))
     return found
 
