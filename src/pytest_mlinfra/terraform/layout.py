@@ -22,9 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import hcl2
-
 from pytest_mlinfra.errors import MlinfraError
+from pytest_mlinfra.terraform.hcl import load_hcl_file
 
 MAX_FILE_BYTES = 50 * 1024 * 1024  # Lambda's direct-upload limit: nothing bigger belongs in a stack folder
 SKIPPED_NAMES = frozenset(
@@ -42,9 +41,10 @@ def _module_sources(folder: Path) -> list[str]:
     sources: list[str] = []
     for tf_file in sorted(folder.glob("*.tf")) + sorted(folder.glob("*.tf.json")):
         try:
-            text = tf_file.read_text()
-            parsed: dict[str, Any] = json.loads(text) if tf_file.suffix == ".json" else hcl2.loads(text)
-        except Exception:
+            parsed: dict[str, Any] = (
+                json.loads(tf_file.read_text()) if tf_file.suffix == ".json" else load_hcl_file(tf_file)
+            )
+        except (MlinfraError, OSError, ValueError):
             continue
         modules = parsed.get("module", [])
         for block in modules if isinstance(modules, list) else [modules]:
