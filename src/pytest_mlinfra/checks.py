@@ -3,21 +3,35 @@
 The latency budget and the cost tags of the deployed stack are properties of the whole run, not of
 one example: each is checked once, by an item appended at the end of the session, so a miss fails
 exactly one named test with the figures in its message instead of failing the session or hiding in
-a warning.
+a warning. They are named ``mlinfra::cost-tags`` and ``mlinfra::latency-budget`` in the terminal
+and in JUnit (classname ``mlinfra``).
+
+A deploy stage that fails (target start, init, apply, sync) stops the session, and is reported as
+one failing case ``mlinfra::<stage>`` with its one-line reason, so JUnit is never an empty green suite.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
+from _pytest._code.code import TerminalRepr
 
 from pytest_mlinfra.latency import budget_misses, format_summary
 
 if TYPE_CHECKING:
     from pytest_mlinfra.plugin import SessionState
     from pytest_mlinfra.run import Run
+
+
+CHECK_PREFIX = "mlinfra"
+
+
+def check_nodeid(name: str) -> str:
+    """``cost-tags`` -> ``mlinfra::cost-tags``: readable in the terminal, classname mlinfra in JUnit."""
+    return f"{CHECK_PREFIX}::{name.replace(' ', '-')}"
 
 
 class CheckFailed(Exception):
@@ -45,7 +59,60 @@ class SessionCheckItem(pytest.Item):
         return str(super().repr_failure(excinfo))
 
     def reportinfo(self) -> tuple[str, int | None, str]:
-        return "mlinfra", None, self.name
+        return CHECK_PREFIX, None, self.name
+
+    @classmethod
+    def for_session(
+        cls, session: pytest.Session, name: str, check: Callable[[Run], None], state: SessionState
+    ) -> SessionCheckItem:
+        item: SessionCheckItem = cls.from_parent(
+            session, name=name, nodeid=check_nodeid(name), check=check, state=state
+        )
+        return item
+
+
+@dataclass(frozen=True)
+class _Crash:
+    message: str
+
+
+@dataclass(eq=False)
+class StageFailure(TerminalRepr):
+    """A failed deploy stage shaped as a report's ``longrepr``: ``reason`` is the one line (JUnit's
+    message, the short summary), ``text`` the whole error with what to do (the element text)."""
+
+    stage: str
+    reason: str
+    text: str
+
+    @property
+    def reprcrash(self) -> _Crash:
+        return _Crash(self.reason)
+
+    def toterminal(self, out: Any) -> None:
+        out.line(self.text)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def report_stage_failure(config: pytest.Config, stage: str, reason: str, text: str, seconds: float) -> None:
+    """Log one failing test case ``mlinfra::<stage>`` through pytest's own report hooks (terminal,
+    JUnit, any other reporter), for a stage that failed inside a fixture and stops the session."""
+    nodeid = check_nodeid(stage)
+    location = (CHECK_PREFIX, None, stage)
+    config.hook.pytest_runtest_logstart(nodeid=nodeid, location=location)
+    report = pytest.TestReport(
+        nodeid=nodeid,
+        location=location,
+        keywords={CHECK_PREFIX: 1},
+        outcome="failed",
+        longrepr=StageFailure(stage, reason, text),
+        when="call",
+        duration=seconds,
+    )
+    config.hook.pytest_runtest_logreport(report=report)
+    config.hook.pytest_runtest_logfinish(nodeid=nodeid, location=location)
 
 
 def check_latency_budget(run: Run) -> None:
@@ -72,7 +139,7 @@ def report_session_check(session: pytest.Session, name: str, check: Callable[[Ru
     figures) and report it as the test item it would be: terminal, JUnit and exit status see it."""
     from _pytest.reports import TestReport
 
-    nodeid, location = f"::{name}", ("mlinfra", None, name)
+    nodeid, location = check_nodeid(name), (CHECK_PREFIX, None, name)
     outcome: Literal["passed", "failed", "skipped"] = "passed"
     longrepr: str | tuple[str, int, str] | None = None
     try:

@@ -236,19 +236,11 @@ def pytest_mlinfra_session_checks(
     from pytest_mlinfra.checks import SessionCheckItem, check_cost_tags, check_latency_budget
 
     if STACK_FIXTURE in used and state.settings.audit:
-        items.append(
-            SessionCheckItem.from_parent(
-                session, name="mlinfra-cost-tags", check=check_cost_tags, state=state
-            )
-        )
+        items.append(SessionCheckItem.for_session(session, "cost-tags", check_cost_tags, state))
     state.function_used = FUNCTION_FIXTURE in used
     if FUNCTION_FIXTURE in used and state.xdist_role != "worker":
         # Under xdist the controller checks the budget over every worker's latencies (see below).
-        items.append(
-            SessionCheckItem.from_parent(
-                session, name="mlinfra-latency-budget", check=check_latency_budget, state=state
-            )
-        )
+        items.append(SessionCheckItem.for_session(session, "latency-budget", check_latency_budget, state))
 
 
 @pytest.hookimpl(wrapper=True)
@@ -260,7 +252,7 @@ def pytest_runtestloop(session: pytest.Session) -> object:
         if state is not None and state.xdist_role == "controller" and state.function_used:
             from pytest_mlinfra.checks import check_latency_budget, report_session_check
 
-            report_session_check(session, "mlinfra-latency-budget", check_latency_budget, state.run())
+            report_session_check(session, "latency-budget", check_latency_budget, state.run())
         return result
     finally:
         state = session.config.stash.get(STATE, None)

@@ -202,19 +202,9 @@ def _destroy_from_state(ledger: Ledger, credentials: dict[str, str], log: Callab
         log=log,
         run_id=ledger.run_id,
         applied=True,
-        on_line=_progress_printer(log),
+        progress=lambda line: log(f"  {line}"),
     )
     stack.destroy()
-
-
-def _progress_printer(log: Callable[[str], None]) -> Callable[[str], None]:
-    """Terraform's own progress lines ("Still destroying... [10s elapsed]"): never a silent wait."""
-
-    def on_line(line: str) -> None:
-        if "Still destroying" in line or "Destruction complete" in line:
-            log(f"  {line.strip()}")
-
-    return on_line
 
 
 def reap_main(argv: list[str]) -> int:

@@ -34,6 +34,7 @@ from pytest_mlinfra.sharing import SessionShare
 from pytest_mlinfra.sync import ModelSync, SyncedModel
 from pytest_mlinfra.targets import target_class
 from pytest_mlinfra.targets.base import Target
+from pytest_mlinfra.terraform.progress import ResourceSpan
 from pytest_mlinfra.terraform.source import check_stack_dir
 from pytest_mlinfra.terraform.stack import Stack, StageTimer
 from pytest_mlinfra.terraform.toolchain import Toolchain, cache_root, find_terraform
@@ -67,7 +68,10 @@ class RuntimeNotice(UserWarning):
 class Run:
     """``share``: this run is one process of a pytest-xdist session. Workers (``coordinator=False``)
     start the emulator, apply the stack and sync the model once between them and never destroy;
-    the controller (``coordinator=True``) destroys and stops once, after the last worker."""
+    the controller (``coordinator=True``) destroys and stops once, after the last worker.
+
+    ``log`` gets messages for the end of the run; ``progress`` gets live one-line updates during
+    long stages (apply/destroy per resource, upload and DataSync bytes); quiet by default."""
 
     def __init__(
         self,
@@ -76,13 +80,19 @@ class Run:
         share: SessionShare | None = None,
         coordinator: bool = False,
         session_pid: int | None = None,
+        progress: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
         self.log = log
         self.share = share
         self.coordinator = coordinator
         self.session_pid = session_pid or os.getpid()
+        self.progress: Callable[[str], None] = progress or (lambda _line: None)
         self.timer = StageTimer()
+        self.resource_spans: list[ResourceSpan] = []
+        self.model: SyncedModel | None = None
+        self.sync_execution: dict[str, Any] | None = None
+        self.failure: tuple[str, str] | None = None  # (stage, one-line reason) of a failed deploy stage
         self.runs_dir = runs_root(settings)
         self.workdir = self.runs_dir / settings.run_id
         self.stack: Stack | None = None
@@ -228,6 +238,8 @@ class Run:
             timer=self.timer,
             run_id=self.run_id,
             on_status=self.record_status,
+            progress=lambda line: self.progress(line),
+            resource_spans=self.resource_spans,
         )
 
     def _record(self, stack: Stack) -> dict[str, Any]:
@@ -301,11 +313,14 @@ class Run:
                 timeout_s=self.settings.sync_timeout_s,
                 packages=self.package_sync(stack.outputs),
                 stand_in=stand_in_honoured(self.settings),
+                progress=lambda line: self.progress(line),
             )
             synced = syncer.sync(self.settings.model_path)
             self.packages = synced.packages
+            self.model = synced
             return synced
         finally:
+            self.sync_execution = syncer.execution
             self.timer.record("sync", started)
 
     def package_sync(self, outputs: Any) -> PackageSync | None:

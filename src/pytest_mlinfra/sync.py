@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from pytest_mlinfra.errors import MlinfraError
 from pytest_mlinfra.packages import PACKAGES_DIR, PackageReport, PackageSync
@@ -38,6 +38,31 @@ class SyncedModel:
     execution_arn: str | None = None
     verified_by: str = ""
     packages: PackageReport | None = None  # the function's EFS packages, when it has any
+
+
+def megabytes(count: float) -> str:
+    return f"{count / 1e6:.1f} MB"
+
+
+class _CountingReader:
+    """A file wrapper that reports how many bytes the S3 client has read (the upload's progress)."""
+
+    def __init__(self, handle: IO[bytes], size: int, report: Callable[[int, int], None]) -> None:
+        self._handle = handle
+        self._size = size
+        self._report = report
+
+    def read(self, amount: int = -1) -> bytes:
+        chunk = self._handle.read(amount)
+        if chunk:
+            self._report(self._handle.tell(), self._size)
+        return chunk
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._handle.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._handle.tell()
 
 
 def sha256_file(path: Path) -> str:
@@ -66,6 +91,8 @@ class ModelSync:
     # mlinfra_lambda_provided packages are stood in (linked on the emulated EFS where it can be
     # seen, else provided by the target's Lambda executor), not uploaded
     stand_in: bool = False
+    progress: Callable[[str], None] = lambda _line: None
+    execution: dict[str, Any] | None = None
 
     @property
     def location(self) -> tuple[str, str]:
@@ -79,11 +106,21 @@ class ModelSync:
             )
         digest = sha256_file(artifact)
         bucket, key = self.location
-        with open(artifact, "rb") as body:
+        size = artifact.stat().st_size
+        shown = [-1]
+
+        def report(sent: int, total: int) -> None:
+            step = sent * 10 // max(total, 1)  # at most ~10 lines per upload, whatever the chunking
+            if step != shown[0]:
+                shown[0] = step
+                self.progress(f"upload {MODEL_FILE} {megabytes(sent)}/{megabytes(total)}")
+
+        with open(artifact, "rb") as handle:
             self.client("s3").put_object(
                 Bucket=bucket,
                 Key=key,
-                Body=body,
+                Body=_CountingReader(handle, size, report),
+                ContentLength=size,
                 ChecksumSHA256=base64.b64encode(bytes.fromhex(digest)).decode(),
                 Metadata={"sha256": digest},
             )
@@ -96,9 +133,17 @@ class ModelSync:
         execution_arn = datasync.start_task_execution(TaskArn=task_arn)["TaskExecutionArn"]
         deadline = time.monotonic() + self.timeout_s
         delay = self.poll_s
+        shown: tuple[str, int] | None = None
         while True:
             execution: dict[str, Any] = datasync.describe_task_execution(TaskExecutionArn=execution_arn)
+            self.execution = execution
             status = execution["Status"]
+            moved = int(execution.get("BytesTransferred", 0))
+            if (status, moved) != shown:
+                shown = (status, moved)
+                estimated = int(execution.get("EstimatedBytesToTransfer", 0))
+                total = f"/{megabytes(estimated)}" if estimated else ""
+                self.progress(f"sync DataSync {status} {megabytes(moved)}{total}")
             if status in _DONE:
                 break
             if time.monotonic() > deadline:

@@ -105,7 +105,7 @@ def test_stock_property_suite_is_collected_from_the_ini(pytester: pytest.Pyteste
     pytester.makepyfile("def test_own():\n    pass\n")
     result = pytester.runpytest("--collect-only", "-q")
     result.stdout.fnmatch_lines(
-        ["*.py::test_own", "mlinfra:ner::test_spans_match_the_input", "::mlinfra-latency-budget"]
+        ["*.py::test_own", "mlinfra:ner::test_spans_match_the_input", "mlinfra::latency-budget"]
     )
     unknown = pytester.runpytest("--mlinfra-properties=nlp")
     assert unknown.ret == pytest.ExitCode.USAGE_ERROR

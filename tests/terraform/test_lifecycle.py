@@ -123,7 +123,7 @@ def test_cost_tag_findings_fail_one_dedicated_item(pytester: pytest.Pytester) ->
         [
             "cost-tag audit (Name, CostCenter): * finding(s)",
             "*aws_s3_bucket.this*missing*CostCenter*",
-            "FAILED ::mlinfra-cost-tags*",
+            "FAILED mlinfra::cost-tags*",
         ]
     )
 

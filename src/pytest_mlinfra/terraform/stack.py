@@ -29,6 +29,7 @@ from pytest_mlinfra.terraform.hcl import block_names
 from pytest_mlinfra.terraform.layout import StackLayout
 from pytest_mlinfra.terraform.override import EmulatorEndpoint, ProviderSchema, write_override
 from pytest_mlinfra.terraform.process import TerraformInterrupted, TerraformProcess
+from pytest_mlinfra.terraform.progress import ResourceSpan, TerraformProgress
 from pytest_mlinfra.terraform.source import check_stack_dir
 from pytest_mlinfra.terraform.toolchain import AWS_PROVIDER, Toolchain
 
@@ -57,14 +58,38 @@ def state_resource_count(state: Mapping[str, Any]) -> int:
     )
 
 
+class StageError(MlinfraError):
+    """A Terraform stage failed: ``stage`` names it (init, apply, ...) and ``reason`` is Terraform's
+    error in one line, for the report and the JUnit message."""
+
+    def __init__(self, stage: str, reason: str, what: str, todo: str | None = None) -> None:
+        super().__init__(what, todo)
+        self.stage = stage
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class StageSpan:
+    """When a stage ran, in epoch seconds (the report's timeline)."""
+
+    stage: str
+    start: float
+    end: float
+
+
 @dataclass
 class StageTimer:
-    """Wall time of each lifecycle stage, for the terminal summary and the benches."""
+    """Wall time of each lifecycle stage, for the terminal summary, the report and the benches."""
 
     seconds: dict[str, float] = field(default_factory=dict)
+    spans: list[StageSpan] = field(default_factory=list)
 
     def record(self, stage: str, started: float) -> None:
-        self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - started
+        """``started`` is a ``time.perf_counter()`` reading taken when the stage began."""
+        elapsed = time.perf_counter() - started
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + elapsed
+        end = time.time()
+        self.spans.append(StageSpan(stage, end - elapsed, end))
 
 
 @dataclass
@@ -90,6 +115,9 @@ class Stack:
     on_line: Callable[[str], None] | None = None
     #  Lifecycle status for the run ledger: (status, detail), e.g. ("applied", "").
     on_status: Callable[[str, str], None] = lambda _status, _detail: None
+    #  One human line per resource that apply/destroy completes (from Terraform's -json events).
+    progress: Callable[[str], None] = lambda _line: None
+    resource_spans: list[ResourceSpan] = field(default_factory=list)
     failed: bool = False  # some stage failed: the run dir is kept for the printed command
     stack_in_copy: Path = Path(".")  # where the root module sits in the copied tree (see layout)
 
@@ -105,25 +133,49 @@ class Stack:
     def state_file(self) -> Path:
         return self.tfdir / "terraform.tfstate"
 
-    def _tf(self) -> tftest.TerraformTest:
+    def _tf(self, events: TerraformProgress | None = None) -> tftest.TerraformTest:
         env = {**self.toolchain.env(), **self.env}
+        on_line = self.on_line
+        if events is not None:
+            also = self.on_line
+
+            def on_line(line: str) -> None:
+                events.feed(line)
+                if also is not None:
+                    also(line)
+
         return TerraformProcess(
-            str(self.tfdir), binary=str(self.toolchain.binary.path), env=env, on_line=self.on_line
+            str(self.tfdir), binary=str(self.toolchain.binary.path), env=env, on_line=on_line
         )
 
-    def _run(self, stage: str, action: Callable[[tftest.TerraformTest], Any]) -> Any:
+    def _run(
+        self,
+        stage: str,
+        action: Callable[[tftest.TerraformTest], Any],
+        events: TerraformProgress | None = None,
+    ) -> Any:
+        """Run one Terraform command; ``events`` reads its ``-json`` output line by line, live."""
         started = time.perf_counter()
         try:
-            return action(self._tf())
+            return action(self._tf(events))
         except tftest.TerraformTestError as exc:
             self.failed = True
             detail = exc.args[1] if len(exc.args) > 1 and exc.args[1] else str(exc)
-            raise MlinfraError(
-                f"terraform {stage} failed in {self.tfdir}: {first_error(str(detail) or str(exc))}",
+            reason = (events.first_error() if events is not None else None) or first_error(str(detail))
+            raise StageError(
+                stage,
+                reason,
+                f"terraform {stage} failed in {self.tfdir}: {reason}",
                 f"see the full log with: cd {shlex.quote(str(self.tfdir))} && {self.command(stage)}",
             ) from None
         finally:
             self.timer.record(stage, started)
+            if events is not None:
+                self.resource_spans.extend(events.spans)
+
+    def _run_json(self, stage: str, command: Callable[[tftest.TerraformTest], Any]) -> None:
+        """apply/destroy with ``-json``: progress lines from Terraform's own per-resource events."""
+        self._run(stage, command, TerraformProgress(stage, emit=self.progress))
 
     def command(self, verb: str) -> str:
         """The exact shell command that repeats ``verb`` by hand (used in error messages)."""
@@ -199,7 +251,7 @@ class Stack:
         after a second signal nothing more is attempted: the ledger says what to reap."""
         self.on_status("applying", "")
         try:
-            self._run("apply", lambda tf: tf.apply())
+            self._run_json("apply", lambda tf: tf.apply(json_format=True))
         except BaseException as exc:
             self.failed = True
             self.applied = True  # whatever got created is in the state file
@@ -299,7 +351,7 @@ class Stack:
         self.on_status("destroying", "")
         try:
             with interrupts.shielded():
-                self._run("destroy", lambda tf: tf.destroy())
+                self._run_json("destroy", lambda tf: tf.destroy(json_format=True))
         except (MlinfraError, TerraformInterrupted) as exc:
             stopped = isinstance(exc, KeyboardInterrupt) or interrupts.abandoned()
             what = "stopped by a second signal" if stopped else getattr(exc, "what", str(exc))

@@ -1,0 +1,129 @@
+"""Progress of ``terraform apply/destroy -json``, read from Terraform's machine-readable UI events.
+
+Terraform already tells, line by line, which resource started and completed and how long it took
+(``planned_change``, ``change_summary``, ``apply_start``, ``apply_progress``, ``apply_complete``,
+``apply_errored``, ``diagnostic``; see "Machine-readable UI" in the Terraform docs). This module only
+reads those events: it counts completed resources against the plan's total, keeps each resource's
+span for the report's timeline, and keeps the error diagnostics so a failure reads as one line.
+It works on any iterable of lines, live (a per-line callback) or afterwards (a recorded log).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pytest_mlinfra.terraform.diagnostics import Diagnostic
+
+_ACTION_ING = {"create": "creating", "delete": "destroying", "update": "modifying", "replace": "replacing"}
+
+
+@dataclass(frozen=True)
+class ResourceSpan:
+    """One resource's change during the run: wall-clock start/end (epoch seconds) and outcome."""
+
+    address: str
+    action: str
+    start: float
+    end: float
+    ok: bool
+
+    @property
+    def seconds(self) -> float:
+        return self.end - self.start
+
+
+def _epoch(timestamp: str) -> float:
+    return datetime.fromisoformat(timestamp).timestamp()
+
+
+@dataclass
+class TerraformProgress:
+    """Feed it the stdout lines of one ``-json`` run; ``emit`` gets one human line per event.
+
+    ``operation`` is the word the lines start with (``apply``, ``destroy``). Data-source reads are
+    not counted: the plan's total (``change_summary``) does not count them either.
+    """
+
+    operation: str
+    emit: Callable[[str], None] = lambda _line: None
+    total: int | None = None
+    done: int = 0
+    spans: list[ResourceSpan] = field(default_factory=list)
+    errors: list[tuple[Diagnostic, str]] = field(default_factory=list)  # (diagnostic, resource address)
+    summary: str = ""
+    _started: dict[str, tuple[str, float]] = field(default_factory=dict)
+
+    def feed_all(self, lines: Iterable[str]) -> TerraformProgress:
+        for line in lines:
+            self.feed(line)
+        return self
+
+    def feed(self, line: str) -> None:
+        """One stdout line; anything that is not a Terraform UI event (JSON object) is ignored."""
+        text = line.strip()
+        if not text.startswith("{"):
+            return
+        try:
+            event = json.loads(text)
+        except ValueError:
+            return
+        if isinstance(event, dict):
+            self._event(event)
+
+    def _event(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if kind == "change_summary":
+            changes = event.get("changes", {})
+            if changes.get("operation") == "plan":
+                self.total = sum(int(changes.get(k, 0)) for k in ("add", "change", "remove", "import"))
+            else:
+                self.summary = str(event.get("@message", ""))
+        elif kind == "diagnostic":
+            raw = event.get("diagnostic", {})
+            if raw.get("severity", event.get("@level")) != "error":
+                return
+            where = raw.get("range") or {}
+            diagnostic = Diagnostic(
+                summary=" ".join(str(raw.get("summary", event.get("@message", ""))).split()),
+                detail=" ".join(str(raw.get("detail", "")).split()),
+                filename=where.get("filename"),
+                line=(where.get("start") or {}).get("line"),
+            )
+            self.errors.append((diagnostic, str(raw.get("address", ""))))
+        elif kind in ("apply_start", "apply_progress", "apply_complete", "apply_errored"):
+            hook = event.get("hook", {})
+            action = str(hook.get("action", ""))
+            if action == "read":
+                return
+            address = str(hook.get("resource", {}).get("addr", "?"))
+            self._hook(kind, address, action, _epoch(str(event["@timestamp"])), hook)
+
+    def _hook(self, kind: str, address: str, action: str, at: float, hook: dict[str, Any]) -> None:
+        if kind == "apply_start":
+            self._started[address] = (action, at)
+            return
+        if kind == "apply_progress":
+            elapsed = float(hook.get("elapsed_seconds", 0))
+            self.emit(f"{self._count()} {address} still {_ACTION_ING.get(action, action)} ({elapsed:.0f} s)")
+            return
+        action, start = self._started.pop(address, (action, at))
+        ok = kind == "apply_complete"
+        self.spans.append(ResourceSpan(address, action, start, at, ok))
+        if ok:
+            self.done += 1
+        self.emit(f"{self._count()} {address} {at - start:.1f} s" + ("" if ok else " FAILED"))
+
+    def _count(self) -> str:
+        return f"{self.operation} {self.done}/{self.total if self.total is not None else '?'}"
+
+    def first_error(self) -> str | None:
+        """The one line a user needs when the run failed: Terraform's first error diagnostic, in the
+        same ``file:line: summary: detail`` form as every other Terraform error, and its resource."""
+        if not self.errors:
+            return None
+        diagnostic, address = self.errors[0]
+        return diagnostic.one_line() + (f" [{address}]" if address else "")
