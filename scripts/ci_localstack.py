@@ -5,10 +5,12 @@ Creates the LocalStack virtualenv when missing (``localstack-core[runtime]==4.13
 this package editable, no deps), then for each mode starts LocalStack in host mode on 127.0.0.1
 with :class:`pytest_mlinfra.localstack_ext.launcher.LocalStack`, runs
 ``pytest --mlinfra-target=localstack <suite>`` against it and stops it, also when the tests fail
-or the job is interrupted. Exit status: 0 when every mode passed, else the first failure's.
+or the job is interrupted. Then the parity harness (``tests/parity``): the same boto3 scenarios and
+Terraform stack against the embedded AWS and a fresh Community-like LocalStack, printing the
+difference table. Exit status: 0 when every step passed, else the first failure's.
 
     python scripts/ci_localstack.py [--venv .venv-localstack] [--mode efs|s3] [--suite examples/ner]
-        [-- PYTEST_ARGS]
+        [--no-parity] [-- PYTEST_ARGS]
 """
 
 from __future__ import annotations
@@ -100,6 +102,16 @@ def run_mode(mode: str, venv: Path, suite: str, pytest_args: list[str]) -> int:
     return status
 
 
+def run_parity(venv: Path) -> int:
+    """tests/parity against a LocalStack it starts itself (its fixture finds the venv through the env)."""
+    started = time.monotonic()
+    env = {**os.environ, "MLINFRA_LOCALSTACK_VENV": str(venv)}
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rs", "tests/parity"]
+    status = subprocess.run(command, cwd=REPO, env=env).returncode
+    _log(f"[parity] pytest exit {status} after {time.monotonic() - started:.1f} s (LocalStack stopped)")
+    return status
+
+
 def _terminate(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)  # unwinds the with-blocks: LocalStack is stopped
 
@@ -109,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--venv", type=Path, default=REPO / ".venv-localstack")
     parser.add_argument("--mode", choices=sorted(MODES), action="append", help="default: efs, then s3")
     parser.add_argument("--suite", default="examples/ner")
+    parser.add_argument("--no-parity", action="store_true", help="skip the parity harness (tests/parity)")
     parser.add_argument("pytest_args", nargs="*")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
@@ -121,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         run_mode(mode, args.venv.absolute(), args.suite, args.pytest_args)
         for mode in args.mode or ["efs", "s3"]
     ]
+    if not args.no_parity:
+        statuses.append(run_parity(args.venv.absolute()))
     failed = [status for status in statuses if status != 0]
     return failed[0] if failed else 0
 
