@@ -14,7 +14,8 @@ import os
 import shutil
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import asdict
 from functools import cached_property
 from pathlib import Path
@@ -41,6 +42,7 @@ from pytest_mlinfra.terraform.toolchain import Toolchain, cache_root, find_terra
 
 if TYPE_CHECKING:
     from pytest_mlinfra.audit import Finding
+    from pytest_mlinfra.kept import KeptStack
     from pytest_mlinfra.service import EmulatorProcess
 
 
@@ -54,6 +56,28 @@ def _writable(folder: Path) -> Path:
             "point MLINFRA_CACHE_DIR at a writable folder",
         ) from None
     return folder
+
+
+@contextmanager
+def _state_set_aside(tfdir: Path) -> Iterator[None]:
+    """Keep a kept stack's state (and its installed providers) while its files are copied afresh."""
+    keep = ("terraform.tfstate", "terraform.tfstate.backup", ".terraform", ".terraform.lock.hcl")
+    aside = tfdir.parent / ".kept-state"
+    shutil.rmtree(aside, ignore_errors=True)
+    aside.mkdir(parents=True)
+    for name in keep:
+        if (tfdir / name).exists():
+            os.replace(tfdir / name, aside / name)
+    try:
+        yield
+    finally:
+        tfdir.mkdir(parents=True, exist_ok=True)
+        for name in keep:
+            if (aside / name).exists():
+                if (tfdir / name).is_dir():
+                    shutil.rmtree(tfdir / name)
+                os.replace(aside / name, tfdir / name)
+        shutil.rmtree(aside, ignore_errors=True)
 
 
 def runs_root(settings: Settings) -> Path:
@@ -96,6 +120,7 @@ class Run:
         self.runs_dir = runs_root(settings)
         self.workdir = self.runs_dir / settings.run_id
         self.stack: Stack | None = None
+        self.kept: KeptStack | None = None  # --mlinfra-reuse: the kept stack this run applies to
         self.ledger: Ledger | None = None
         self.latencies = LatencyLog()
         self.findings: list[Finding] | None = None
@@ -202,9 +227,12 @@ class Run:
 
         published, produced = share.once("stack", apply_once)
         if not produced:
+            from pytest_mlinfra import kept
+
             self.settings.run_id = str(published["run_id"])
             self.workdir = Path(published["workdir"])
             self.stack = self._stack_from(published, outputs=published["outputs"])
+            self.kept = kept.load(self.workdir) if published.get("kept") else None
         return self.deployed_stack()
 
     def _deploy(self, source: Path, before_apply: Callable[[Stack], None] | None = None) -> Stack:
@@ -212,18 +240,99 @@ class Run:
         toolchain = self.toolchain
         self.log(f"mlinfra: terraform {toolchain.describe()}")
         self.log(f"mlinfra: provider {toolchain.provider_source}")
+        reused = self._find_kept(source, target) if self.settings.reuse else None
         self.ledger = self.open_ledger(source)
+        if self.kept is not None:
+            self.ledger.extra["kept"] = True
+            self.ledger.write()
         stack = self._new_stack(source, variables=self.stack_variables(), env=target.credentials_env())
         self.stack = stack
         notice = runtime_notice(self.settings.runtime)
         if notice is not None:  # mlinfra_runtime_check = error refuses it before anything runs
             warnings.warn(f"mlinfra: {notice}", RuntimeNotice, stacklevel=2)
-        stack.prepare()
+        if reused is not None:
+            with _state_set_aside(stack.tfdir):
+                stack.prepare()
+        else:
+            stack.prepare()
         stack.init()
         if before_apply is not None:
             before_apply(stack)
-        stack.apply()
+        if reused is None:
+            stack.apply()
+            if self.kept is not None:
+                self.log(
+                    f"mlinfra: reuse: no kept stack of {source} on {target.name}: deployed {self.run_id} "
+                    "and kept it (mlinfra down destroys it)"
+                )
+            return stack
+        from pytest_mlinfra.terraform.stack import describe_changes
+
+        changes = stack.update()
+        reused.reused += 1
+        reused.save()
+        self.log(f"mlinfra: reused {self.run_id}: {describe_changes(changes)}")
         return stack
+
+    def _find_kept(self, source: Path, target: Target) -> KeptStack | None:
+        """--mlinfra-reuse: take the kept stack of this source on this target (its run id, run dir
+        and state), or register this run as the one to keep. Returns the stack found (None: new)."""
+        from pytest_mlinfra import kept
+        from pytest_mlinfra.settings import owner
+
+        where, instance = self._kept_where(target)
+        me = owner()
+        source_key = str(source.resolve())
+        found: KeptStack | None = None
+        for candidate in kept.matching(target.name, where, source_key, self.runs_dir):
+            if candidate.owner != me:
+                self.log(
+                    f"mlinfra: reuse: {candidate.run_id} of this stack is kept by {candidate.owner}: "
+                    "not reused (its owner's to destroy)"
+                )
+            elif instance is not None and candidate.instance != instance:
+                kept.forget(candidate)
+                self.log(
+                    f"mlinfra: reuse: kept stack {candidate.run_id} is gone (the embedded AWS was restarted "
+                    "since); deploying anew"
+                )
+            elif found is None:
+                found = candidate
+        if found is not None:
+            found.acquire(self.session_pid)
+            with suppress(OSError):
+                self.workdir.rmdir()  # the fresh run's folder, still empty: the kept one is used instead
+            self.settings.run_id = found.run_id
+            self.workdir = found.workdir
+            self.kept = found
+            return found
+        self.kept = kept.KeptStack(
+            run_id=self.run_id,
+            workdir=self.workdir,
+            target=target.name,
+            where=where,
+            source=source_key,
+            owner=me,
+            env=target.credentials_env(),
+            instance=instance,
+        )
+        self.kept.save()  # before anything is created: mlinfra down can always find it
+        self.kept.acquire(self.session_pid)
+        return None
+
+    def _kept_where(self, target: Target) -> tuple[str, str | None]:
+        """Which deployment of the target a kept stack lives in, and (local) which emulator start."""
+        from pytest_mlinfra.targets.local import LocalTarget
+
+        if isinstance(target, LocalTarget):
+            if target.attached is None or not target.outlives_session:
+                raise MlinfraError(
+                    "--mlinfra-reuse on the local target needs the embedded AWS running as a service "
+                    "(an in-process one stops with the session, and the kept stack with it)",
+                    "start it with: mlinfra up",
+                )
+            return "mlinfra up service", target.attached.instance
+        return target.endpoint_url or f"AWS {target.region}", None
 
     def _new_stack(self, source: Path, variables: dict[str, Any], env: dict[str, str]) -> Stack:
         target = None if self.coordinator else self.start_target()
@@ -249,6 +358,7 @@ class Run:
             "source": str(stack.source),
             "workdir": str(stack.workdir),
             "env": dict(stack.env),
+            "kept": self.kept is not None,
         }
 
     def _stack_from(self, record: dict[str, Any], outputs: dict[str, Any] | None = None) -> Stack:
@@ -297,7 +407,13 @@ class Run:
         xdist once, by the first worker that needs it."""
         if self.share is None:
             return self._sync_model()
-        published, _ = self.share.once("model", lambda: asdict(self._sync_model()))
+
+        def sync_once() -> dict[str, Any]:
+            synced = asdict(self._sync_model())
+            synced.pop("packages", None)  # what the workers need is the model; packages report here
+            return synced
+
+        published, _ = self.share.once("model", sync_once)
         return SyncedModel(**published)
 
     def _sync_model(self) -> SyncedModel:
@@ -315,9 +431,25 @@ class Run:
                 stand_in=stand_in_honoured(self.settings),
                 progress=lambda line: self.progress(line),
             )
+            kept = self.kept
+            # EFS packages have their own sync (and hash cache): with them, sync as usual.
+            reusable = kept is not None and kept.model and not self.settings.efs_packages
+            previous = SyncedModel(**kept.model) if kept is not None and reusable else None
+            if previous is not None:
+                again = syncer.already_synced(self.settings.model_path, previous)
+                if again is not None:
+                    self.log(
+                        f"mlinfra: reused {self.run_id}: model sha256 {again.sha256[:12]} already there and "
+                        f"verified ({again.verified_by}); upload and DataSync skipped"
+                    )
+                    self.model = again
+                    return again
             synced = syncer.sync(self.settings.model_path)
             self.packages = synced.packages
             self.model = synced
+            if kept is not None:
+                kept.model = {k: v for k, v in asdict(synced).items() if k != "packages"}
+                kept.save()
             return synced
         finally:
             self.sync_execution = syncer.execution
@@ -379,6 +511,10 @@ class Run:
         stack, self.stack = self.stack, None
         if stack is None or self.share is not None:
             return  # an xdist worker: the controller destroys once, after the last worker
+        if self.kept is not None and stack.applied:
+            self.kept.release(self.session_pid)
+            self.log(self.reuse_message())
+            return
         if stack.applied and self.settings.keep:
             self.log(self.keep_message(stack))
             return
@@ -410,7 +546,11 @@ class Run:
                 self.settings.run_id = str(record["run_id"])
                 self.ledger = self._read_ledger(Path(record["workdir"]))
                 stack = self._stack_from(record)
-                if stack.state_file.exists():
+                kept = self._kept_of(record)
+                if kept is not None and stack.state_file.exists():
+                    kept.release(self.session_pid)
+                    self.log(self.reuse_message())
+                elif stack.state_file.exists():
                     if self.settings.keep:
                         self.log(self.keep_message(stack))
                     else:
@@ -423,6 +563,19 @@ class Run:
             if emulator is not None and emulator.get("owned"):
                 terminate(int(emulator["pid"]))
             shutil.rmtree(share.root, ignore_errors=True)
+
+    def _kept_of(self, record: dict[str, Any]) -> KeptStack | None:
+        from pytest_mlinfra import kept
+
+        self.kept = kept.load(Path(record["workdir"])) if record.get("kept") else None
+        return self.kept
+
+    def reuse_message(self) -> str:
+        return (
+            f"mlinfra: kept {self.run_id} for the next --mlinfra-reuse run; "
+            "destroy it with: mlinfra down"
+            + ("" if self.settings.target == "local" else f" --target {self.settings.target}")
+        )
 
     @staticmethod
     def _read_ledger(workdir: Path) -> Ledger | None:

@@ -42,9 +42,12 @@ def down_main(argv: list[str]) -> int:
         default="local",
         help="whose kept stacks to destroy (local also stops the service; default local)",
     )
+    parser.add_argument(
+        "--keep-running", action="store_true", help="destroy the kept stacks but leave the service running"
+    )
     args = parser.parse_args(argv)
     failed = kept.destroy_all(args.target, log=print)
-    if args.target == "local":
+    if args.target == "local" and not args.keep_running:
         if failed:
             print(
                 f"mlinfra down: {failed} kept stack(s) could not be destroyed; the service keeps running "

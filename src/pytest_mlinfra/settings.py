@@ -133,7 +133,7 @@ def new_run_id() -> str:
     return "r" + secrets.token_hex(4)[:7]
 
 
-def _owner() -> str:
+def owner() -> str:
     try:
         return getpass.getuser()
     except (KeyError, OSError):
@@ -186,6 +186,12 @@ class Settings:
     )
     keep: bool = setting(
         "skip destroy (debugging); prints the exact command that destroys later", default=False, kind="flag"
+    )
+    reuse: bool = setting(
+        "keep the stack deployed and re-apply it incrementally next time (same stack source and target; "
+        "local needs `mlinfra up`); `mlinfra down` destroys it",
+        default=False,
+        kind="flag",
     )
     terraform: str | None = setting(
         "terraform/tofu binary (also `MLINFRA_TERRAFORM`)", shown="auto: PATH, then the embedded core"
@@ -308,7 +314,7 @@ class Settings:
 
     def cost_tags(self) -> dict[str, str]:
         """Tags every resource must carry, with values for the required keys (Name is per resource)."""
-        tags = {"Environment": self.environment, "Project": self.project, "Owner": _owner()}
+        tags = {"Environment": self.environment, "Project": self.project, "Owner": owner()}
         tags.update(self.extra_tags)
         tags[RUN_ID_TAG] = self.run_id
         return tags

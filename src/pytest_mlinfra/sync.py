@@ -216,3 +216,35 @@ class ModelSync:
             verified_by=f"DataSync verify {verify}",
             packages=report,
         )
+
+    def already_synced(self, artifact: Path, previous: SyncedModel) -> SyncedModel | None:
+        """``previous`` again, when the artifact's sha256 is still the one synced and it is still
+        there: in S3 (its recorded checksum) and, where the target shows EFS, on EFS (hashed again).
+        None: sync it. Elsewhere DataSync's verification of the previous sync stands."""
+        from botocore.exceptions import ClientError
+
+        if not artifact.is_file() or sha256_file(artifact) != previous.sha256:
+            return None
+        bucket, key = self.location
+        if previous.s3_uri != f"s3://{bucket}/{key}":
+            return None
+        try:
+            head = self.client("s3").head_object(Bucket=bucket, Key=key)
+        except ClientError:
+            return None
+        if head.get("Metadata", {}).get("sha256") != previous.sha256:
+            return None
+        if not previous.on_efs:
+            return previous
+        if not self.outputs.get("datasync_task_arn"):
+            return None
+        if self.efs_storage is None:
+            return previous
+        try:
+            landed = self.efs_storage(str(self.outputs["efs_file_system_id"]))
+        except MlinfraError:
+            return None
+        path = landed / str(self.outputs.get("efs_root_path", "/")).strip("/") / MODEL_FILE
+        if not path.is_file() or sha256_file(path) != previous.sha256:
+            return None
+        return previous

@@ -34,6 +34,7 @@ from pytest_mlinfra.terraform.source import check_stack_dir
 from pytest_mlinfra.terraform.toolchain import AWS_PROVIDER, Toolchain
 
 VARS_FILE = "zz_mlinfra.auto.tfvars.json"
+PLAN_FILE = "mlinfra.tfplan"
 
 
 def _json_in_error(exc: tftest.TerraformTestError) -> str:
@@ -75,6 +76,27 @@ class StageSpan:
     stage: str
     start: float
     end: float
+
+
+def _action(actions: list[str]) -> str:
+    """Terraform's plan actions for one resource as one word."""
+    if sorted(actions) == ["create", "delete"]:
+        return "replace"
+    return actions[0] if actions else "no-op"
+
+
+def describe_changes(changes: list[tuple[str, str]], shown: int = 4) -> str:
+    """Terraform's diff in a few words: '1 changed (aws_lambda_function.predictor)'."""
+    if not changes:
+        return "no changes"
+    words = {"create": "added", "update": "changed", "replace": "replaced", "delete": "destroyed"}
+    counts: dict[str, int] = {}
+    for _address, action in changes:
+        counts[words.get(action, action)] = counts.get(words.get(action, action), 0) + 1
+    addresses = [address for address, _action in changes]
+    more = f", +{len(addresses) - shown} more" if len(addresses) > shown else ""
+    summary = ", ".join(f"{count} {word}" for word, count in counts.items())
+    return f"{summary} ({', '.join(addresses[:shown])}{more})"
 
 
 @dataclass
@@ -278,6 +300,42 @@ class Stack:
         self.on_status("applied", "")
         self.outputs = self.read_outputs()
         return self.outputs
+
+    def update(self) -> list[tuple[str, str]]:
+        """Re-apply on the existing state: plan, then apply that very plan when it changes anything.
+
+        Returns Terraform's own diff as (address, action) pairs, action one of create, update,
+        delete, replace (empty: nothing to do, and nothing applied). A failing apply destroys what
+        the state holds, as :meth:`apply` does, so a broken kept stack never lingers half-updated.
+        """
+        self.on_status("applying", "re-apply on the kept state")
+        plan_args = ("plan", "-input=false", "-no-color", f"-out={PLAN_FILE}")
+        self._run("plan", lambda tf: tf.execute_command(*plan_args))
+        plan = json.loads(self._run("plan", lambda tf: tf.execute_command("show", "-json", PLAN_FILE).out))
+        changes = [
+            (str(change["address"]), _action(change["change"]["actions"]))
+            for change in plan.get("resource_changes", [])
+            if change["change"]["actions"] not in (["no-op"], ["read"])
+        ]
+        outputs_change = any(
+            change.get("actions") != ["no-op"] for change in plan.get("output_changes", {}).values()
+        )
+        self.applied = True
+        if changes or outputs_change:
+            apply_args = ("apply", "-input=false", "-no-color", "-auto-approve", PLAN_FILE)
+            try:
+                self._run("apply", lambda tf: tf.execute_command(*apply_args))
+            except BaseException:
+                self.log("re-apply failed: destroying the kept stack")
+                try:
+                    self.destroy()
+                except MlinfraError as destroy_error:
+                    self.log(str(destroy_error))
+                raise
+        (self.tfdir / PLAN_FILE).unlink(missing_ok=True)
+        self.on_status("applied", "")
+        self.outputs = self.read_outputs()
+        return changes
 
     def read_outputs(self) -> dict[str, Any]:
         """Output values; outputs that are null (which ``terraform output`` omits) map to None."""
