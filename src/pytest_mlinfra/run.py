@@ -433,8 +433,8 @@ class Run:
             )
             kept = self.kept
             # EFS packages have their own sync (and hash cache): with them, sync as usual.
-            reusable = kept is not None and kept.model and not self.settings.efs_packages
-            previous = SyncedModel(**kept.model) if kept is not None and reusable else None
+            recorded = kept.model if kept is not None and not self.settings.efs_packages else None
+            previous = SyncedModel(**recorded) if recorded else None
             if previous is not None:
                 again = syncer.already_synced(self.settings.model_path, previous)
                 if again is not None:
