@@ -118,6 +118,7 @@ class PackageReport:
     uploaded: int = 0
     unchanged: int = 0
     mount_dir: str = ""
+    stand_in_how: str = "linked from the host's site-packages"
 
     def describe(self) -> str:
         shipped = [d for d in self.distributions if d not in self.provided]
@@ -129,8 +130,8 @@ class PackageReport:
             )
         if self.provided:
             parts.append(
-                f"{'; ' if shipped else ''}STAND-IN {', '.join(self.provided)} linked from the host's "
-                "site-packages, not uploaded (mlinfra_lambda_provided; production: S3 + DataSync)"
+                f"{'; ' if shipped else ''}STAND-IN {', '.join(self.provided)} {self.stand_in_how}, "
+                "not uploaded (mlinfra_lambda_provided; production: S3 + DataSync)"
             )
         return " ".join(parts)
 
@@ -175,6 +176,7 @@ class PackageSync:
     mount_dir: str = "/mnt/shared-storage/python"
     hash_cache: Path | None = None
     threads: int = 8
+    stand_in_how: str = "linked from the host's site-packages"
     distributions: list[Distribution] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -200,6 +202,7 @@ class PackageSync:
             [d.name for d in self.distributions],
             [d.name for d in self.distributions if stand_in and self._is_provided(d)],
             mount_dir=self.mount_dir,
+            stand_in_how=self.stand_in_how,
         )
 
     def upload(self, s3: Any, bucket: str, prefix: str, stand_in: bool) -> PackageReport:

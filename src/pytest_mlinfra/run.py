@@ -465,6 +465,9 @@ class Run:
             self.settings.lambda_provided,
             mount_dir=f"{mount}/{PACKAGES_DIR}",
             hash_cache=cache_root() / "package-hashes.json",
+            stand_in_how="linked from the host's site-packages"
+            if self.settings.target == "local"
+            else "provided by LocalStack's mlinfra executor (MLINFRA_LAMBDA_PROVIDED)",
         )
 
     def function(self) -> FunctionClient:
