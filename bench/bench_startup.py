@@ -29,7 +29,8 @@ RESULTS = Path(__file__).parent / "results"
 
 
 def session_seconds(folder: Path, env: dict[str, str], disabled: bool) -> float:
-    args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_unrelated.py"]
+    # Not -q: the report header is part of what a user's run pays for.
+    args = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "test_unrelated.py"]
     if disabled:
         args += ["-p", "no:mlinfra"]
     started = time.perf_counter()
