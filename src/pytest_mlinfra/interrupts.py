@@ -107,6 +107,10 @@ def _handle(signum: int, frame: FrameType | None) -> None:
             "(a second signal stops it; resources may then remain)"
         )
         return
+    report(
+        f"{signal.Signals(signum).name} received: stopping; the stack is destroyed and the target "
+        "stopped first (a second signal skips that)"
+    )
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 

@@ -15,13 +15,18 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 FILE_NAME = "mlinfra-run.json"
+#  In the runs dir: one JSON line per finished run whose run dir was removed (newest last).
+JOURNAL = "finished.jsonl"
+JOURNAL_KEEP = 200
 
 APPLYING = "applying"
 APPLIED = "applied"
@@ -103,6 +108,19 @@ class Ledger:
         os.replace(tmp, self.path)
         _fsync_dir(self.run_dir)
 
+    def archive(self) -> None:
+        """Append the final ledger to the runs dir's journal of finished runs (the run dir itself is
+        removed after a clean destroy); the journal keeps the newest :data:`JOURNAL_KEEP` lines."""
+        journal = self.run_dir.parent / JOURNAL
+        try:
+            lines = journal.read_text(encoding="utf-8").splitlines()[-(JOURNAL_KEEP - 1) :]
+        except OSError:
+            lines = []
+        lines.append(json.dumps(self.to_json(), sort_keys=True))
+        tmp = journal.with_name(f".{JOURNAL}.{os.getpid()}.tmp")
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        os.replace(tmp, journal)
+
     @classmethod
     def read(cls, run_dir: Path) -> Ledger:
         """The ledger of ``run_dir``; raises ``OSError``/``ValueError`` when missing or unreadable."""
@@ -145,6 +163,21 @@ def _same_process(pid: int, started_at: float) -> bool:
     return boot + ticks / os.sysconf("SC_CLK_TCK") <= started_at + 1.0
 
 
+def finished_runs(runs_dir: Path) -> list[dict[str, Any]]:
+    """The journal of finished runs (plain dicts, oldest first)."""
+    try:
+        text = (runs_dir / JOURNAL).read_text(encoding="utf-8")
+    except OSError:
+        return []
+    entries = []
+    for line in text.splitlines():
+        try:
+            entries.append(json.loads(line))
+        except ValueError:
+            continue
+    return entries
+
+
 def iter_ledgers(runs_dir: Path) -> Iterator[Ledger]:
     """Every readable ledger under ``runs_dir`` (one sub-directory per run), oldest first."""
     if not runs_dir.is_dir():
@@ -159,10 +192,26 @@ def iter_ledgers(runs_dir: Path) -> Iterator[Ledger]:
     yield from sorted(found, key=lambda ledger: ledger.started_at)
 
 
+def endpoint_listening(url: str | None, timeout_s: float = 0.5) -> bool:
+    """Whether something accepts connections at the endpoint's host:port."""
+    if not url:
+        return False
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=timeout_s):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
+def may_remain(ledger: Ledger) -> bool:
+    """Resources of this run may still be deployed: not destroyed, its process gone, and its target
+    still there (a ``local`` run's in-process embedded AWS dies with the run, taking everything)."""
+    if ledger.finished or ledger.pid_alive():
+        return False
+    return ledger.target != "local" or endpoint_listening(ledger.endpoint)
+
+
 def unfinished(runs_dir: Path, exclude: str = "") -> list[Ledger]:
-    """Runs whose process is gone and whose resources may remain (not destroyed)."""
-    return [
-        ledger
-        for ledger in iter_ledgers(runs_dir)
-        if ledger.run_id != exclude and not ledger.finished and not ledger.pid_alive()
-    ]
+    """Runs whose process is gone and whose resources may remain (see :func:`may_remain`)."""
+    return [ledger for ledger in iter_ledgers(runs_dir) if ledger.run_id != exclude and may_remain(ledger)]

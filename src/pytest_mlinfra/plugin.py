@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,6 +50,8 @@ class SessionState:
     share_dir: Path | None = None
     session_pid: int | None = None
     function_used: bool = False
+    #  Prints a line at once, past output capture (what an interrupted run is doing).
+    say: Callable[[str], None] | None = None
     _run: Run | None = None
 
     @property
@@ -73,6 +76,8 @@ class SessionState:
             if self.may_install_signals and interrupts.install():
                 self.signals_installed = True
                 interrupts.set_leftover_hint(self._run.leftover_hint)
+                if self.say is not None:
+                    interrupts.set_reporter(self.say)
         return self._run
 
 
@@ -127,9 +132,26 @@ def pytest_configure(config: pytest.Config) -> None:
         settings.validate()
     except MlinfraError as exc:
         raise pytest.UsageError(f"mlinfra: {exc}") from None
-    state = SessionState(settings, may_install_signals=not hasattr(config, "workerinput"))
+    state = SessionState(
+        settings,
+        may_install_signals=not hasattr(config, "workerinput"),
+        say=lambda line: _say_now(config, line),
+    )
     _join_xdist_session(config, state)
     config.stash[STATE] = state
+
+
+def _say_now(config: pytest.Config, line: str) -> None:
+    """A line on the terminal at once, past output capture (what an interrupted run is doing)."""
+    capman = config.pluginmanager.getplugin("capturemanager")
+    writer = config.get_terminal_writer()
+    if capman is None:
+        writer.line(f"mlinfra: {line}")
+        return
+    with capman.global_and_fixture_disabled():
+        writer.line()
+        writer.line(f"mlinfra: {line}", yellow=True)
+        writer.flush()
 
 
 def _xdist_role(config: pytest.Config) -> str:
@@ -268,7 +290,8 @@ def pytest_mlinfra_exit_interrupted(session: pytest.Session) -> object:
     try:
         return (yield)
     finally:
-        if interrupts.interrupted():
+        state = session.config.stash.get(STATE, None)
+        if state is not None and state.signals_installed and interrupts.interrupted():
             session.exitstatus = pytest.ExitCode.INTERRUPTED
 
 
@@ -330,7 +353,26 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         from pytest_mlinfra.packages import packages_line
 
         lines.append(f"mlinfra: {packages_line(settings)}")
+    leftovers = unfinished_runs_line(settings.runs_dir, exclude=settings.run_id)
+    if leftovers:
+        lines.append(f"mlinfra: {leftovers}")
     return lines
+
+
+def unfinished_runs_line(runs_dir: Path | None, exclude: str = "") -> str:
+    """'2 unfinished runs (1 on aws): mlinfra runs', or '' when every earlier run finished."""
+    from pytest_mlinfra.ledger import unfinished
+    from pytest_mlinfra.terraform.toolchain import cache_root
+
+    runs = unfinished(runs_dir or cache_root() / "runs", exclude=exclude)
+    if not runs:
+        return ""
+    by_target: dict[str, int] = {}
+    for ledger in runs:
+        by_target[ledger.target] = by_target.get(ledger.target, 0) + 1
+    remote = ", ".join(f"{count} on {name}" for name, count in sorted(by_target.items()) if name != "local")
+    noun = "run" if len(runs) == 1 else "runs"
+    return f"{len(runs)} unfinished {noun}{f' ({remote})' if remote else ''}: mlinfra runs"
 
 
 def _toolchain_lines(settings: Settings) -> list[str]:

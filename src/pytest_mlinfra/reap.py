@@ -14,14 +14,12 @@ import json
 import shutil
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from pytest_mlinfra.errors import MlinfraError
-from pytest_mlinfra.ledger import DESTROY_FAILED, DESTROYED, Ledger, iter_ledgers
+from pytest_mlinfra.ledger import DESTROY_FAILED, DESTROYED, Ledger, endpoint_listening, iter_ledgers
 from pytest_mlinfra.terraform.toolchain import cache_root
 
 
@@ -45,19 +43,9 @@ def state_resources(ledger: Ledger) -> list[str]:
     return addresses
 
 
-def endpoint_answers(url: str, timeout_s: float = 3.0) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout_s):
-            return True
-    except urllib.error.HTTPError:
-        return True  # an AWS-style error page is an answer
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
-
-
 def embedded_and_gone(ledger: Ledger) -> bool:
     """A ``local`` run whose in-process embedded AWS died with it: nothing of it can be deployed."""
-    return ledger.target == "local" and not (ledger.endpoint and endpoint_answers(ledger.endpoint))
+    return ledger.target == "local" and not ledger.pid_alive() and not endpoint_listening(ledger.endpoint)
 
 
 def remains(ledger: Ledger) -> str:
@@ -144,6 +132,7 @@ def reap_run(
     if ledger.pid_alive():
         return result("skipped", f"still running (pid {ledger.pid})")
     if ledger.status == DESTROYED or embedded_and_gone(ledger):
+        ledger.archive()
         shutil.rmtree(ledger.run_dir, ignore_errors=True)
         return result("removed", "nothing deployed; run dir removed")
     from pytest_mlinfra.sweep import Sweep, target_for
@@ -185,6 +174,7 @@ def reap_run(
         ledger.set_status(DESTROY_FAILED, destroy_error)
         return result("failed", f"destroy failed: {destroy_error}; run dir kept", removed)
     ledger.set_status(DESTROYED, "reaped")
+    ledger.archive()
     shutil.rmtree(ledger.run_dir, ignore_errors=True)
     return result("reaped", f"{removed} resource(s) removed; run dir removed", removed)
 

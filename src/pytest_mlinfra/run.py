@@ -521,21 +521,21 @@ class Run:
         if stack.applied and self.settings.keep:
             self.log(self.keep_message(stack))
             return
-        started = time.perf_counter()
-        try:
-            stack.destroy()
-        except MlinfraError as exc:
+        if not stack.apply_started:
+            self.record_status("destroyed", "nothing was applied")
             if interrupts.interrupted():
-                interrupts.report(f"destroy: {exc}")
-            raise
-        if interrupts.interrupted():
-            interrupts.report(
-                f"destroy: done in {time.perf_counter() - started:.1f} s, run {self.run_id} left nothing"
-            )
+                interrupts.report("destroy: nothing to destroy (interrupted before apply)")
+        stack.destroy()
         if stack.failed:
             self.log(f"run dir kept (a Terraform stage failed; printed commands run there): {stack.workdir}")
         else:
-            stack.cleanup()
+            self.remove_run_dir(stack)
+
+    def remove_run_dir(self, stack: Stack) -> None:
+        """After a clean destroy: the run dir goes, its final ledger stays in the runs journal."""
+        if self.ledger is not None and self.ledger.run_dir.exists():
+            self.ledger.archive()
+        stack.cleanup()
 
     def finish_session(self) -> None:
         """The xdist controller, after the last worker: destroy the session's stack (whatever state

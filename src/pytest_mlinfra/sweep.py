@@ -2,7 +2,8 @@
 
 Used by ``mlinfra reap`` when a run's state is gone, and after a destroy to prove nothing is left.
 Resources are found through the Resource Groups Tagging API plus the service APIs for what the
-tagging API does not list (IAM roles on AWS, EFS mount targets, which carry no tags of their own).
+tagging API does not list (IAM roles on AWS, buckets on LocalStack, EFS mount targets, which carry
+no tags of their own).
 Only resources carrying the run's tag are touched.
 
 Order: function -> DataSync task/locations -> mount targets/access points/file system -> security
@@ -158,13 +159,31 @@ class Sweep:
                 known = kind_of(item["ResourceARN"])
                 if known:
                     found[known] = Resource(known[0], known[1], item["ResourceARN"])
-        for finder in (self._roles, self._mount_targets):
+        for finder in (self._buckets, self._roles, self._mount_targets):
             try:
                 for resource in finder(found):
                     found[(resource.kind, resource.ident)] = resource
             except (BotoCoreError, ClientError):
                 continue  # a service the target lacks (LocalStack Community has no EFS)
         return sorted(found.values(), key=lambda r: (ORDER.index(r.kind), r.ident))
+
+    def _buckets(self, found: dict[tuple[str, str], Resource]) -> list[Resource]:
+        """Buckets by their own tags (LocalStack's tagging API lists EC2 resources only)."""
+        from botocore.exceptions import ClientError
+
+        s3 = self.client("s3")
+        buckets = []
+        for bucket in s3.list_buckets().get("Buckets", []):
+            name = bucket["Name"]
+            if ("s3-bucket", name) in found:
+                continue
+            try:
+                tags = s3.get_bucket_tagging(Bucket=name).get("TagSet", [])
+            except ClientError:
+                continue  # NoSuchTagSet
+            if self._tagged(tags):
+                buckets.append(Resource("s3-bucket", name, f"arn:aws:s3:::{name}"))
+        return buckets
 
     def _roles(self, found: dict[tuple[str, str], Resource]) -> list[Resource]:
         iam = self.client("iam")

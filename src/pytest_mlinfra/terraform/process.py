@@ -141,7 +141,7 @@ class TerraformInterrupted(KeyboardInterrupt):
     """Terraform was interrupted by a signal and has stopped (its state is written)."""
 
     def __init__(self, command: str, signal_name: str, seconds: float) -> None:
-        super().__init__(signal_name)
+        super().__init__(f"{signal_name} during terraform {command}")
         self.command = command
         self.signal_name = signal_name
         self.seconds = seconds
@@ -216,7 +216,7 @@ class TerraformProcess(tftest.TerraformTest):  # type: ignore[misc]
         name = str(exc) or "SIGINT"
         started = time.monotonic()
         interrupts.forward(proc.pid, signal.SIGINT)
-        interrupts.report(f"{name}: stopping terraform {cmd} (waiting for it to save its state)")
+        interrupts.report(f"{name}: stopping terraform {cmd} (waiting for it to finish what is in flight)")
         deadline = started + self.interrupt_grace_s
         while proc.poll() is None:
             try:

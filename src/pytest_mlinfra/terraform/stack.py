@@ -133,6 +133,7 @@ class Stack:
     run_id: str = ""
     outputs: dict[str, Any] = field(default_factory=dict)
     applied: bool = False
+    apply_started: bool = False
     #  Each stdout line of apply/destroy as Terraform writes it (live progress).
     on_line: Callable[[str], None] | None = None
     #  Lifecycle status for the run ledger: (status, detail), e.g. ("applied", "").
@@ -272,12 +273,13 @@ class Stack:
         An interrupted apply has already stopped (its state is written) when this runs the destroy;
         after a second signal nothing more is attempted: the ledger says what to reap."""
         self.on_status("applying", "")
+        self.apply_started = True
         try:
             self._run_json("apply", lambda tf: tf.apply(json_format=True))
         except BaseException as exc:
-            self.failed = True
-            self.applied = True  # whatever got created is in the state file
             interrupted = isinstance(exc, KeyboardInterrupt)
+            self.failed = not interrupted  # an interrupt is no Terraform failure to debug in the run dir
+            self.applied = True  # whatever got created is in the state file
             if interrupted:
                 self.on_status("interrupted", f"during apply ({exc})")
             if interrupts.abandoned():
@@ -407,6 +409,7 @@ class Stack:
                 self.finish_hint(),
             )
         self.on_status("destroying", "")
+        started = time.perf_counter()
         try:
             with interrupts.shielded():
                 self._run_json("destroy", lambda tf: tf.destroy(json_format=True))
@@ -421,11 +424,17 @@ class Stack:
                 return
             self.on_status("interrupted" if stopped else "destroy-failed", what)
             count = f"{_resources(left)} still deployed" if left else "resources may still be deployed"
-            raise MlinfraError(
+            error = MlinfraError(
                 f"DESTROY FAILED, {count} ({what}); state: {self.state_file}", self.finish_hint()
-            ) from None
+            )
+            if interrupts.interrupted():
+                interrupts.report(f"destroy: {error}")
+            raise error from None
         self.applied = False
         self.on_status("destroyed", "")
+        if interrupts.interrupted():
+            seconds = time.perf_counter() - started
+            interrupts.report(f"destroy: done in {seconds:.1f} s, nothing of run {self.run_id} remains")
 
     def cleanup(self) -> None:
         """Remove the run work dir: only after a successful run's destroy (failed runs keep theirs)."""

@@ -1,0 +1,216 @@
+"""Fault injection through the real path: real pytest runs of a user's test file, real Terraform,
+the real AWS provider, the embedded AWS or a real LocalStack, real signals to real process groups.
+
+After each fault: the exit code and the lines printed, the ledger's final status, no process of the
+run alive, and nothing deployed (the state is empty, or a tag sweep of the run id finds nothing).
+Run alone with ``pytest -m faults``. Each case prints its figure (signal to exit, reap seconds).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pytest_mlinfra.localstack_ext.launcher import LocalStack
+from pytest_mlinfra.sweep import Sweep, _EndpointTarget
+
+from .harness import (
+    FaultRun,
+    applying_for,
+    output_has,
+    start,
+    state_resources,
+    status_is,
+    wait_no_processes,
+)
+
+SIGNALS = [signal.SIGINT, signal.SIGTERM]
+
+
+def _figure(name: str, value: str) -> None:
+    sys.stdout.write(f"\nFIGURE {name}: {value}\n")
+
+
+def _assert_clean_local(run: FaultRun) -> None:
+    assert run.statuses[-1] == "destroyed", run.statuses
+    assert not (run.runs_dir / run.run_id).exists(), "a clean run leaves no run dir"
+    assert wait_no_processes(run) == [], "no process of the run outlives it"
+
+
+def _tagged(localstack: LocalStack, run_id: str) -> list[str]:
+    target = _EndpointTarget("localstack", localstack.endpoint_url, "us-east-1")
+    return [f"{r.kind} {r.ident}" for r in Sweep(target, run_id, log=lambda _l: None).find()]
+
+
+def _localstack_args(localstack: LocalStack) -> tuple[str, ...]:
+    return ("--mlinfra-target=localstack", f"--mlinfra-localstack-endpoint={localstack.endpoint_url}")
+
+
+def _reap(run: FaultRun, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest_mlinfra", "reap", "--runs-dir", str(run.runs_dir), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "MLINFRA_CACHE_DIR": str(run.cache)},
+    )
+
+
+@pytest.mark.parametrize("signum", SIGNALS, ids=lambda s: signal.Signals(s).name)
+def test_signal_during_apply(tmp_path: Path, cache: Path, cleanup: list[FaultRun], signum: int) -> None:
+    run = start(tmp_path, cache)
+    cleanup.append(run)
+    run.wait_until(applying_for(2.0))
+    run.send(signum)
+    code, seconds = run.finish()
+    name = signal.Signals(signum).name
+    _figure(f"{name} during apply -> exit", f"{seconds:.1f} s")
+    out = run.text
+    assert code == 2, out[-3000:]
+    assert f"mlinfra: {name} received" in out
+    assert "mlinfra: terraform apply stopped after" in out, "the interrupted apply is waited for"
+    assert "Error acquiring the state lock" not in out
+    assert "mlinfra: destroy: done in" in out and "mlinfra: target local: stopped" in out
+    assert "interrupted" in run.statuses and run.statuses[-2:] == ["destroying", "destroyed"]
+    _assert_clean_local(run)
+
+
+@pytest.mark.parametrize("signum", SIGNALS, ids=lambda s: signal.Signals(s).name)
+def test_signal_during_tests(tmp_path: Path, cache: Path, cleanup: list[FaultRun], signum: int) -> None:
+    run = start(tmp_path, cache, env={"FAULT_SLEEP": "300"})
+    cleanup.append(run)
+    run.wait_until(output_has("FAULT-TEST-RUNNING"))
+    run.send(signum)
+    code, seconds = run.finish()
+    name = signal.Signals(signum).name
+    _figure(f"{name} during tests -> exit", f"{seconds:.1f} s")
+    out = run.text
+    assert code == 2, out[-3000:]
+    assert f"mlinfra: {name} received" in out and "mlinfra: destroy: done in" in out
+    assert run.statuses == ["applying", "applied", "destroying", "destroyed"]
+    _assert_clean_local(run)
+
+
+def test_signal_during_destroy_lets_it_finish(tmp_path: Path, cache: Path, cleanup: list[FaultRun]) -> None:
+    run = start(tmp_path, cache)
+    cleanup.append(run)
+    run.wait_until(status_is("destroying"))
+    run.send(signal.SIGTERM)
+    code, seconds = run.finish()
+    _figure("SIGTERM during destroy -> exit", f"{seconds:.1f} s")
+    out = run.text
+    assert code == 2, out[-3000:]
+    assert "SIGTERM received: finishing the destroy first" in out
+    _assert_clean_local(run)
+
+
+def test_failing_test_still_destroys(tmp_path: Path, cache: Path, cleanup: list[FaultRun]) -> None:
+    run = start(tmp_path, cache, stack="small", env={"FAULT_FAIL": "1"})
+    cleanup.append(run)
+    code, _ = run.finish()
+    assert code == 1, run.text[-3000:]
+    assert "the user's test fails" in run.text
+    assert run.statuses == ["applying", "applied", "destroying", "destroyed"]
+    _assert_clean_local(run)
+
+
+def test_failing_apply_destroys_what_it_created(tmp_path: Path, cache: Path, cleanup: list[FaultRun]) -> None:
+    run = start(tmp_path, cache, stack="broken_apply")
+    cleanup.append(run)
+    code, _ = run.finish()
+    out = run.text
+    assert code == 4, out[-3000:]
+    assert "mlinfra: terraform apply failed" in out
+    assert run.statuses[0] == "applying" and run.statuses[-1] == "destroyed", run.statuses
+    assert (run.runs_dir / run.run_id).exists(), "a failed run keeps its run dir for the printed command"
+    assert wait_no_processes(run) == []
+
+
+def test_second_signal_gives_up_and_reap_finishes(
+    tmp_path: Path, cache: Path, cleanup: list[FaultRun], localstack: LocalStack
+) -> None:
+    run = start(tmp_path, cache, args=_localstack_args(localstack))
+    cleanup.append(run)
+    run.wait_until(status_is("destroying"))
+    run.send(signal.SIGTERM)
+    time.sleep(0.3)
+    run.send(signal.SIGTERM)
+    code, seconds = run.finish()
+    _figure("second SIGTERM during destroy -> exit", f"{seconds:.1f} s")
+    out = run.text
+    assert code == 2, out[-3000:]
+    assert "second signal (SIGTERM): stopping now, without finishing destroy" in out
+    assert f"finish with: mlinfra reap --runs-dir {run.runs_dir} {run.run_id}" in out
+    assert run.statuses[-1] == "interrupted"
+    assert wait_no_processes(run) == []
+    left_before = _tagged(localstack, run.run_id)
+    reaped = _reap(run, run.run_id)
+    assert reaped.returncode == 0, reaped.stdout + reaped.stderr
+    assert f"{run.run_id}: reaped" in reaped.stdout
+    _figure("reap after a second signal", f"{len(left_before)} tagged before, {reaped.stdout.strip()}")
+    assert _tagged(localstack, run.run_id) == []
+    assert not (run.runs_dir / run.run_id).exists()
+
+
+def test_sigkill_during_apply_then_reap(
+    tmp_path: Path, cache: Path, cleanup: list[FaultRun], localstack: LocalStack
+) -> None:
+    run = start(tmp_path, cache, args=_localstack_args(localstack))
+    cleanup.append(run)
+    run.wait_until(applying_for(0.0))
+    run.wait_until(lambda r: bool(_tagged(localstack, r.run_id)))  # apply has created something
+    run.send(signal.SIGKILL)
+    code, _ = run.finish()
+    assert code == -signal.SIGKILL
+    assert wait_no_processes(run) == [], "Terraform and the provider die with the killed run"
+    assert run.statuses[-1] == "applying", "the ledger tells what the run was doing"
+    before = _tagged(localstack, run.run_id)
+    assert before, "the killed apply left resources on the persistent endpoint"
+    state = run.runs_dir / run.run_id / "stack" / "terraform.tfstate"
+    size = state.stat().st_size if state.exists() else None
+    _figure("left by a SIGKILLed apply", f"state {size} bytes: {state_resources(run)}; tagged: {before}")
+    listed = subprocess.run(
+        [sys.executable, "-m", "pytest_mlinfra", "runs", "--runs-dir", str(run.runs_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert f"{run.run_id}  applying" in listed.stdout and "localstack" in listed.stdout
+    started = time.monotonic()
+    reaped = _reap(run, "--all")
+    seconds = time.monotonic() - started
+    assert reaped.returncode == 0, reaped.stdout + reaped.stderr
+    _figure(
+        "reap of a SIGKILLed apply",
+        f"{seconds:.1f} s, tagged before: {before}; reap said: {reaped.stdout.strip()!r}",
+    )
+    assert _tagged(localstack, run.run_id) == []
+    assert not (run.runs_dir / run.run_id).exists()
+
+
+def test_target_killed_mid_run(
+    tmp_path: Path, cache: Path, cleanup: list[FaultRun], localstack: LocalStack
+) -> None:
+    run = start(tmp_path, cache, args=_localstack_args(localstack), env={"FAULT_SLEEP": "4"})
+    cleanup.append(run)
+    run.wait_until(output_has("FAULT-TEST-RUNNING"))
+    localstack.stop(grace_s=0)
+    code, _ = run.finish()
+    out = run.text
+    assert code == 1, out[-3000:]
+    assert "DESTROY FAILED, resources may still be deployed" in out
+    assert f"finish with: mlinfra reap --runs-dir {run.runs_dir} {run.run_id}" in out
+    assert run.statuses[-1] == "destroy-failed"
+    assert wait_no_processes(run) == []
+    assert state_resources(run), "the state still lists what may be deployed"
+    localstack.start()  # the same port, empty: what the run created went with the killed LocalStack
+    reaped = _reap(run, run.run_id)
+    assert reaped.returncode == 0, reaped.stdout + reaped.stderr
+    assert _tagged(localstack, run.run_id) == []
+    assert not (run.runs_dir / run.run_id).exists()
