@@ -43,9 +43,14 @@ def _assert_clean_local(run: FaultRun) -> None:
     assert wait_no_processes(run) == [], "no process of the run outlives it"
 
 
-def _tagged(localstack: LocalStack, run_id: str) -> list[str]:
-    target = _EndpointTarget("localstack", localstack.endpoint_url, "us-east-1")
+def _tagged_at(endpoint: str, run_id: str) -> list[str]:
+    """What a tag sweep of the run id finds at the endpoint (the embedded AWS or LocalStack)."""
+    target = _EndpointTarget("endpoint", endpoint, "us-east-1")
     return [f"{r.kind} {r.ident}" for r in Sweep(target, run_id, log=lambda _l: None).find()]
+
+
+def _tagged(localstack: LocalStack, run_id: str) -> list[str]:
+    return _tagged_at(localstack.endpoint_url, run_id)
 
 
 def _localstack_args(localstack: LocalStack) -> tuple[str, ...]:
@@ -66,7 +71,9 @@ def _reap(run: FaultRun, *args: str) -> subprocess.CompletedProcess[str]:
 def test_signal_during_apply(tmp_path: Path, cache: Path, cleanup: list[FaultRun], signum: int) -> None:
     run = start(tmp_path, cache)
     cleanup.append(run)
-    run.wait_until(applying_for(2.0))
+    run.wait_until(applying_for(0.0))
+    endpoint = str(run.ledgers[-1]["endpoint"])
+    run.wait_until(lambda r: bool(_tagged_at(endpoint, r.run_id)))  # apply has created something
     run.send(signum)
     code, seconds = run.finish()
     name = signal.Signals(signum).name

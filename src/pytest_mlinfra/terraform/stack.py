@@ -290,6 +290,8 @@ class Stack:
                 self.applied = False
                 self.on_status("destroyed", "nothing was created")
                 self.log(f"apply {verb} before creating anything: nothing to destroy")
+                if interrupted:
+                    interrupts.report("destroy: nothing to destroy (apply stopped before creating anything)")
                 raise
             what = "state unreadable" if created is None else _resources(created)
             self.log(f"apply {verb}: destroying what it created ({what})")
