@@ -28,6 +28,8 @@ from pytest_mlinfra.settings import Declaration, Settings, declarations, resolve
 from pytest_mlinfra.targets import target_class
 
 if TYPE_CHECKING:
+    from pytest_mlinfra.report.results import SessionResults
+    from pytest_mlinfra.report.terminal import TerminalProgress
     from pytest_mlinfra.run import Run
 
 # The fixture whose use asks for the latency-budget item: every function client depends on it.
@@ -52,6 +54,9 @@ class SessionState:
     function_used: bool = False
     #  Prints a line at once, past output capture (what an interrupted run is doing).
     say: Callable[[str], None] | None = None
+    progress: TerminalProgress | None = None  # live lines on the terminal (None: -q, no terminal)
+    results: SessionResults | None = None  # test outcomes and example counts for the reports
+    loop_window: tuple[float, float] | None = None  # epoch seconds of the test loop (the timeline)
     _run: Run | None = None
 
     @property
@@ -71,6 +76,7 @@ class SessionState:
                 share=share,
                 coordinator=self.xdist_role == "controller",
                 session_pid=self.session_pid,
+                progress=self.progress,
             )
             # SIGTERM/SIGHUP take pytest's teardown path from here on (see interrupts).
             if self.may_install_signals and interrupts.install():
@@ -139,6 +145,22 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     _join_xdist_session(config, state)
     config.stash[STATE] = state
+    from pytest_mlinfra.report.results import SessionResults
+    from pytest_mlinfra.report.terminal import TerminalProgress
+
+    state.progress = TerminalProgress.for_config(config)
+    state.results = SessionResults(on_examples=_live_examples(state))
+    config.pluginmanager.register(ReportHooks(state), "mlinfra-report")
+
+
+def _live_examples(state: SessionState) -> Any:
+    """On a TTY, the example count of the running property, rewritten in place as it grows."""
+
+    def show(result: Any) -> None:
+        if state.progress is not None and state.progress.tty:
+            state.progress(f"property {result.nodeid.split('::')[-1]}: {result.examples} examples")
+
+    return show
 
 
 def _say_now(config: pytest.Config, line: str) -> None:
@@ -268,6 +290,7 @@ def pytest_mlinfra_session_checks(
 @pytest.hookimpl(wrapper=True)
 def pytest_runtestloop(session: pytest.Session) -> object:
     started = time.perf_counter()
+    started_at = time.time()
     try:
         result = yield
         state = session.config.stash.get(STATE, None)
@@ -280,6 +303,50 @@ def pytest_runtestloop(session: pytest.Session) -> object:
         state = session.config.stash.get(STATE, None)
         if state is not None:
             state.loop_seconds = time.perf_counter() - started
+            state.loop_window = (started_at, time.time())
+
+
+# Tests that use one of these get their Hypothesis examples counted for the report.
+_DEPLOYED_FIXTURES = frozenset({FUNCTION_FIXTURE, STACK_FIXTURE, "mlinfra_model", "ner_predictor"})
+
+
+class ReportHooks:
+    """The hooks that feed the reports and the live progress, registered with the session's state."""
+
+    def __init__(self, state: SessionState) -> None:
+        self.state = state
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> object:
+        results = self.state.results
+        if results is None or not _DEPLOYED_FIXTURES & set(getattr(item, "fixturenames", ())):
+            return (yield)
+        with results.observing(item.nodeid):
+            outcome = yield
+        result = results.results.get(item.nodeid)
+        if result is not None and result.examples and self.state.progress is not None:
+            shrinks = f", {result.shrinks} shrink steps" if result.shrinks else ""
+            self.state.progress(f"property {item.name}: {result.examples} examples{shrinks}")
+        return outcome
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """End a live progress line before pytest writes the result; note the outcome."""
+        if self.state.progress is not None:
+            self.state.progress.finish()
+        if self.state.results is not None:
+            text = report.longreprtext if report.failed or report.skipped else ""
+            self.state.results.record(report.nodeid, report.when, report.outcome, report.duration, text)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        """Write --mlinfra-json and --mlinfra-report (the terminal summary then says where)."""
+        settings = self.state.settings
+        if settings.report is None and settings.json_report is None:
+            return
+        from pytest_mlinfra.report.writer import write_reports
+
+        self.state.messages.extend(write_reports(self.state, int(exitstatus)))
 
 
 @pytest.hookimpl(wrapper=True, specname="pytest_sessionfinish")
@@ -391,6 +458,8 @@ def _toolchain_lines(settings: Settings) -> list[str]:
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     config = terminalreporter.config
     state = config.stash.get(STATE, None)
+    if state is not None and state.progress is not None:
+        state.progress.finish()
     if state is None or state.started is None:
         return
     run = state.started

@@ -124,6 +124,7 @@ class Run:
         self.ledger: Ledger | None = None
         self.latencies = LatencyLog()
         self.findings: list[Finding] | None = None
+        self.audited_state: dict[str, Any] | None = None
         self.packages: PackageReport | None = None  # the function's EFS packages, once synced
         self._target_started = False
 
@@ -487,7 +488,8 @@ class Run:
         policy = Policy(require=self.settings.required_tags)
         started = time.perf_counter()
         try:
-            findings = audit_plan(stack.state_json(), policy)
+            self.audited_state = stack.state_json()
+            findings = audit_plan(self.audited_state, policy)
             findings += audit_live(
                 lambda service, region: self.target.client(service, region_name=region),
                 [self.settings.region],

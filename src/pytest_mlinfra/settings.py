@@ -302,6 +302,19 @@ class Settings:
         kind="path",
         shown="the user cache's `runs/`",
     )
+    report: Path | None = setting(
+        "write the run's HTML report here: one self-contained file with plots (needs the `report` extra)",
+        kind="path",
+    )
+    json_report: Path | None = setting(
+        "write the run's figures as JSON here (the same figures as the HTML report)", key="json", kind="path"
+    )
+    prices: str = setting(
+        "prices for the report's cost projection, KEY=VALUE (region, lambda_gb_s, "
+        "lambda_requests_per_million, efs_gb_month, s3_gb_month, checked)",
+        default="",
+        shown="AWS us-east-1 list prices of 2026-12-01",
+    )
     # Not user settings (yet): set by code that builds a Settings itself.
     memory_mb: int = 1024
     timeout_s: int = 30
@@ -353,6 +366,18 @@ class Settings:
                 )
         if self.terraform:
             find_terraform(self.terraform)
+        if self.prices:
+            from pytest_mlinfra.report.cost import parse_prices
+
+            parse_prices(self.prices)
+        if self.report is not None:
+            import importlib.util
+
+            if importlib.util.find_spec("matplotlib") is None:
+                raise MlinfraError(
+                    "the HTML report draws its plots with matplotlib, which is not installed",
+                    "pip install 'pytest-mlinfra[report]', or drop --mlinfra-report",
+                )
         from pytest_mlinfra.runtimes import runtime_notice
 
         notice = runtime_notice(self.runtime)
