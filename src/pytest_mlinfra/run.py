@@ -433,8 +433,7 @@ class Run:
                 progress=lambda line: self.progress(line),
             )
             kept = self.kept
-            # EFS packages have their own sync (and hash cache): with them, sync as usual.
-            recorded = kept.model if kept is not None and not self.settings.efs_packages else None
+            recorded = kept.model if kept is not None else None
             previous = SyncedModel(**recorded) if recorded else None
             if previous is not None:
                 again = syncer.already_synced(self.settings.model_path, previous)
@@ -443,6 +442,7 @@ class Run:
                         f"mlinfra: reused {self.run_id}: model sha256 {again.sha256[:12]} already there and "
                         f"verified ({again.verified_by}); upload and DataSync skipped"
                     )
+                    self.packages = again.packages
                     self.model = again
                     return again
             synced = syncer.sync(self.settings.model_path)

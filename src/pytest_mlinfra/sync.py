@@ -16,7 +16,7 @@ import base64
 import hashlib
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -234,17 +234,24 @@ class ModelSync:
             return None
         if head.get("Metadata", {}).get("sha256") != previous.sha256:
             return None
-        if not previous.on_efs:
-            return previous
+        if not previous.on_efs:  # the function reads S3: the checksum there is the proof, as in sync()
+            return replace(previous, packages=self.packages.report(True) if self.packages else None)
         if not self.outputs.get("datasync_task_arn"):
             return None
         if self.efs_storage is None:
-            return previous
+            return previous if self.packages is None else None
         try:
             landed = self.efs_storage(str(self.outputs["efs_file_system_id"]))
         except MlinfraError:
             return None
-        path = landed / str(self.outputs.get("efs_root_path", "/")).strip("/") / MODEL_FILE
-        if not path.is_file() or sha256_file(path) != previous.sha256:
+        root = landed / str(self.outputs.get("efs_root_path", "/")).strip("/")
+        if not (root / MODEL_FILE).is_file() or sha256_file(root / MODEL_FILE) != previous.sha256:
             return None
-        return previous
+        if self.packages is None:
+            return previous
+        if not (self.stand_in and self.packages.all_provided()):
+            return None  # shipped packages: their content-addressed upload decides what to copy
+        report = self.packages.report(True)
+        self.packages.stand_in(root / PACKAGES_DIR)  # idempotent: the links are already there
+        self.packages.verify(root / PACKAGES_DIR, report)
+        return replace(previous, packages=report)

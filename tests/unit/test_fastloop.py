@@ -1,0 +1,89 @@
+"""The fast loop's plain parts, without Terraform: the diff line, the xdist share, the kept-stack lock."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pytest_mlinfra.errors import MlinfraError
+from pytest_mlinfra.kept import KeptStack, all_kept, matching
+from pytest_mlinfra.sharing import SessionShare
+from pytest_mlinfra.terraform.stack import _action, describe_changes
+
+
+def test_the_diff_line_is_terraforms_own() -> None:
+    assert describe_changes([]) == "no changes"
+    assert describe_changes([("aws_lambda_function.predictor", "update")]) == (
+        "1 changed (aws_lambda_function.predictor)"
+    )
+    many = [(f"aws_s3_bucket.b{i}", "create") for i in range(6)] + [("aws_efs_file_system.fs", "replace")]
+    assert describe_changes(many) == (
+        "6 added, 1 replaced "
+        "(aws_s3_bucket.b0, aws_s3_bucket.b1, aws_s3_bucket.b2, aws_s3_bucket.b3, +3 more)"
+    )
+    assert _action(["delete", "create"]) == "replace" and _action(["create", "delete"]) == "replace"
+
+
+def test_a_step_runs_once_and_every_worker_reads_it(tmp_path: Path) -> None:
+    share = SessionShare(tmp_path / "share")
+    calls: list[int] = []
+
+    def produce() -> dict[str, object]:
+        calls.append(1)
+        return {"value": 42}
+
+    assert share.once("stack", produce) == ({"value": 42}, True)
+    assert share.once("stack", produce) == ({"value": 42}, False)
+    assert calls == [1]
+
+
+def test_a_failed_step_fails_every_worker_with_the_same_line(tmp_path: Path) -> None:
+    share = SessionShare(tmp_path)
+
+    def broken() -> dict[str, object]:
+        raise MlinfraError("terraform apply failed", "see the log")
+
+    with pytest.raises(MlinfraError, match="terraform apply failed"):
+        share.once("stack", broken)
+    with pytest.raises(MlinfraError, match=r"terraform apply failed\. see the log"):
+        share.once("stack", lambda: {"never": "run"})
+
+
+def test_a_worker_that_died_half_way_is_not_run_again(tmp_path: Path) -> None:
+    (tmp_path / "stack.started").write_text("4242")  # a producer that died: no result, no error
+    with pytest.raises(MlinfraError, match=r"'stack' \(pid 4242\) died half way"):
+        SessionShare(tmp_path).once("stack", lambda: {"never": "run"})
+
+
+def _kept(tmp_path: Path, run_id: str, owner: str = "me", source: str = "/src") -> KeptStack:
+    stack = KeptStack(run_id, tmp_path / run_id, "local", "mlinfra up service", source, owner, instance="i1")
+    stack.save()
+    return stack
+
+
+def test_kept_stacks_are_found_by_target_and_source(tmp_path: Path) -> None:
+    _kept(tmp_path, "r0000001")
+    _kept(tmp_path, "r0000002", source="/other")
+    assert [k.run_id for k in all_kept(tmp_path)] == ["r0000001", "r0000002"]
+    assert [k.run_id for k in matching("local", "mlinfra up service", "/src", tmp_path)] == ["r0000001"]
+    assert matching("localstack", "mlinfra up service", "/src", tmp_path) == []
+
+
+def test_a_kept_stack_serves_one_session_at_a_time(tmp_path: Path) -> None:
+    stack = _kept(tmp_path, "r0000001")
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        stack.acquire(other.pid)
+        with pytest.raises(MlinfraError, match=rf"in use by another session \(pid {other.pid}\)"):
+            stack.acquire(os.getpid())
+    finally:
+        other.kill()
+        other.wait()
+    stack.acquire(os.getpid())  # the holder died: released
+    assert stack.lock_holder() == os.getpid()
+    stack.release(os.getpid())
+    assert stack.lock_holder() is None
