@@ -57,6 +57,7 @@ class SessionState:
     progress: TerminalProgress | None = None  # live lines on the terminal (None: -q, no terminal)
     results: SessionResults | None = None  # test outcomes and example counts for the reports
     loop_window: tuple[float, float] | None = None  # epoch seconds of the test loop (the timeline)
+    fixtures_used: set[str] = field(default_factory=set)  # pre-flight checks the outputs they read
     _run: Run | None = None
 
     @property
@@ -78,6 +79,7 @@ class SessionState:
                 session_pid=self.session_pid,
                 progress=self.progress,
             )
+            self._run.fixtures = self.fixtures_used
             # SIGTERM/SIGHUP take pytest's teardown path from here on (see interrupts).
             if self.may_install_signals and interrupts.install():
                 self.signals_installed = True
@@ -275,6 +277,7 @@ def pytest_mlinfra_session_checks(
     if state is None:
         return
     used = {name for item in items for name in getattr(item, "fixturenames", ())}
+    state.fixtures_used.update(used)
     if STACK_FIXTURE not in used and FUNCTION_FIXTURE not in used:
         return
     from pytest_mlinfra.checks import SessionCheckItem, check_cost_tags, check_latency_budget

@@ -126,6 +126,9 @@ class Run:
         self.findings: list[Finding] | None = None
         self.audited_state: dict[str, Any] | None = None
         self.packages: PackageReport | None = None  # the function's EFS packages, once synced
+        # Fixtures the session's tests request (the plugin fills it at collection): pre-flight
+        # checks the outputs they read. Plain-object users may set it; empty checks no outputs.
+        self.fixtures: set[str] = set()
         self._target_started = False
 
     @property
@@ -181,6 +184,16 @@ class Run:
         return self.target
 
     def stack_variables(self) -> dict[str, Any]:
+        """The contract's inputs (DESIGN.md); ``lambda_zip_path`` only with a handler dir (zipped here)."""
+        variables = self.plain_variables()
+        if self.settings.handler_dir is not None:
+            zip_path = self.workdir / "lambda.zip"
+            build_zip(self.settings.handler_dir, zip_path, include=self.settings.package_include)
+            variables["lambda_zip_path"] = str(zip_path)
+        return variables
+
+    def plain_variables(self) -> dict[str, Any]:
+        """The inputs that need no work to compute (all but the package's path)."""
         s = self.settings
         variables: dict[str, Any] = {
             "run_id": s.run_id,
@@ -193,11 +206,28 @@ class Run:
             "lambda_timeout_s": s.timeout_s,
             "enable_efs": self.model_on_efs(),
         }
-        if s.handler_dir is not None:
-            zip_path = self.workdir / "lambda.zip"
-            build_zip(s.handler_dir, zip_path, include=s.package_include)
-            variables["lambda_zip_path"] = str(zip_path)
         return variables
+
+    def preflight(self, source: Path) -> None:
+        """What would fail the deploy and can be found from the stack's files, before anything runs."""
+        from pytest_mlinfra import preflight
+
+        started = time.perf_counter()
+        try:
+            given = set(self.plain_variables())
+            if self.settings.handler_dir is not None:
+                given.add("lambda_zip_path")
+            preflight.check_variables(source, dict.fromkeys(given))
+            preflight.check_outputs(source, self.fixtures, self.model_on_efs())
+        finally:
+            self.timer.record("preflight", started)
+
+    def preflight_validate(self, stack: Stack) -> None:
+        started = time.perf_counter()
+        try:
+            stack.preflight_validate()
+        finally:
+            self.timer.record("preflight", started)
 
     def model_on_efs(self) -> bool:
         """Whether the function reads the model from EFS (synced by DataSync) or from S3."""
@@ -237,6 +267,7 @@ class Run:
         return self.deployed_stack()
 
     def _deploy(self, source: Path, before_apply: Callable[[Stack], None] | None = None) -> Stack:
+        self.preflight(source)
         target = self.start_target()
         toolchain = self.toolchain
         self.log(f"mlinfra: terraform {toolchain.describe()}")
@@ -257,6 +288,7 @@ class Run:
         else:
             stack.prepare()
         stack.init()
+        self.preflight_validate(stack)
         if before_apply is not None:
             before_apply(stack)
         if reused is None:

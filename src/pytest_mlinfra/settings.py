@@ -364,6 +364,15 @@ class Settings:
                 raise MlinfraError(
                     f"{what} {path} does not exist", "fix the path in the option or ini setting"
                 )
+        if self.model_path is not None and not self.model_path.is_file():
+            raise MlinfraError(
+                f"model artifact {self.model_path} is a folder, not a file",
+                "point --mlinfra-model (ini mlinfra_model) at the model file itself, e.g. model.pt",
+            )
+        if self.handler_dir is not None:
+            from pytest_mlinfra.preflight import check_handler
+
+            check_handler(self.handler_dir, self.handler)
         if self.terraform:
             find_terraform(self.terraform)
         if self.prices:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_mlinfra.errors import MlinfraError
-from pytest_mlinfra.terraform.hcl import load_hcl_file
+from pytest_mlinfra.terraform.hcl import parse_file
 
 MAX_FILE_BYTES = 50 * 1024 * 1024  # Lambda's direct-upload limit: nothing bigger belongs in a stack folder
 SKIPPED_NAMES = frozenset(
@@ -42,9 +42,9 @@ def _module_sources(folder: Path) -> list[str]:
     for tf_file in sorted(folder.glob("*.tf")) + sorted(folder.glob("*.tf.json")):
         try:
             parsed: dict[str, Any] = (
-                json.loads(tf_file.read_text()) if tf_file.suffix == ".json" else load_hcl_file(tf_file)
+                json.loads(tf_file.read_text()) if tf_file.suffix == ".json" else parse_file(tf_file)
             )
-        except (MlinfraError, OSError, ValueError):
+        except Exception:
             continue
         modules = parsed.get("module", [])
         for block in modules if isinstance(modules, list) else [modules]:

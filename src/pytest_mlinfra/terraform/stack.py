@@ -27,7 +27,13 @@ from pytest_mlinfra.errors import MlinfraError
 from pytest_mlinfra.terraform.diagnostics import first_error, from_validate_json
 from pytest_mlinfra.terraform.hcl import block_names
 from pytest_mlinfra.terraform.layout import StackLayout
-from pytest_mlinfra.terraform.override import EmulatorEndpoint, ProviderSchema, write_override
+from pytest_mlinfra.terraform.override import (
+    OVERRIDE_FILE,
+    PROVIDER_FILE,
+    EmulatorEndpoint,
+    ProviderSchema,
+    write_override,
+)
 from pytest_mlinfra.terraform.process import TerraformInterrupted, TerraformProcess
 from pytest_mlinfra.terraform.progress import ResourceSpan, TerraformProgress
 from pytest_mlinfra.terraform.source import check_stack_dir
@@ -356,14 +362,37 @@ class Stack:
 
     def validation_errors(self) -> list[str]:
         """``terraform validate -json`` errors as ``file:line: summary: detail`` lines (empty: valid)."""
-        started = time.perf_counter()
         try:
             raw = self._tf().execute_command("validate", "-json", "-no-color").out
         except tftest.TerraformTestError as exc:
             raw = _json_in_error(exc)
-        finally:
-            self.timer.record("validate", started)
         return [d.one_line() for d in from_validate_json(raw)]
+
+    def preflight_validate(self) -> bool:
+        """``terraform validate`` before apply, skipped when this configuration already validated here.
+
+        Returns whether validate ran; raises one line (file:line: summary: detail) on an error.
+        """
+        from pytest_mlinfra.preflight import ValidateCache, configuration_digest
+
+        digest = configuration_digest(
+            self.copy_root,
+            skip=(VARS_FILE, OVERRIDE_FILE, PROVIDER_FILE),
+            extra=(str(self.toolchain.binary.path), self.toolchain.binary.version, str(self.stack_in_copy)),
+        )
+        cache = ValidateCache(self.toolchain.root / "validated")
+        if cache.seen(digest):
+            return False
+        errors = self.validation_errors()
+        if errors:
+            self.failed = True
+            more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+            raise MlinfraError(
+                f"terraform validate: {errors[0]}{more}",
+                f"fix the stack in {self.source}; nothing was deployed",
+            )
+        cache.remember(digest)
+        return True
 
     def resource_count(self) -> int | None:
         """Managed resource instances in the state (None: the state cannot be read, assume some)."""
