@@ -110,8 +110,10 @@ class ModelSync:
         shown = [-1]
 
         def report(sent: int, total: int) -> None:
-            step = sent * 10 // max(total, 1)  # at most ~10 lines per upload, whatever the chunking
-            if step != shown[0]:
+            # at most ~10 lines per upload, whatever the chunking; the client may read the body twice
+            # (checksum, then send), so only progress beyond what was shown is news
+            step = sent * 10 // max(total, 1)
+            if step > shown[0]:
                 shown[0] = step
                 self.progress(f"upload {MODEL_FILE} {megabytes(sent)}/{megabytes(total)}")
 

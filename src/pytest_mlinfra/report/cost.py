@@ -33,9 +33,10 @@ class Prices:
     s3_gb_month: float = 0.023  # S3 Standard, first 50 TB a month
 
     def describe(self) -> str:
+        gb_s = f"{self.lambda_gb_s:.10f}".rstrip("0")  # not 1.66667e-05
         return (
             f"AWS list prices for {self.region} as of {self.checked}: "
-            f"Lambda x86 ${self.lambda_gb_s} per GB-s "
+            f"Lambda x86 ${gb_s} per GB-s "
             f"+ ${self.lambda_requests_per_million} per 1M requests; EFS Standard ${self.efs_gb_month} "
             f"per GB-month; S3 Standard ${self.s3_gb_month} per GB-month (no free tier)"
         )
