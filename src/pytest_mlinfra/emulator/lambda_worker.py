@@ -24,6 +24,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pytest_mlinfra.children import spawn
 from pytest_mlinfra.emulator import lambda_report, lambda_sandbox, mounts
 from pytest_mlinfra.emulator.runtime_api import Invocation, RuntimeChannel, RuntimeServer
 
@@ -172,14 +173,15 @@ class LambdaWorker:
         spec.log_dir.mkdir(parents=True, exist_ok=True)
         with open(self._log_path, "ab") as log:
             self._spawned = time.monotonic()
-            self._proc = subprocess.Popen(
+            # spawn: its own session, and PR_SET_PDEATHSIG from a long-lived thread (this one is a
+            # request thread): the worker dies with the emulator's process, even by SIGKILL.
+            self._proc = spawn(
                 argv,
                 cwd=spec.task_root,
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,
             )
 
     def invoke(
