@@ -134,8 +134,8 @@ resource "aws_lambda_function" "fn" {
   # PutFunctionConcurrency: the emulator runs at most this many environments, then throttles
   reserved_concurrent_executions = 2
   environment {
-    # the import takes 1 s, so concurrent cold starts overlap for the throttling check
-    variables = { MODEL_DIR = "/mnt/shared-storage", PROBE_IMPORT_DELAY_S = "1" }
+    # the import takes 3 s, so concurrent cold starts overlap for the throttling check (even under load)
+    variables = { MODEL_DIR = "/mnt/shared-storage", PROBE_IMPORT_DELAY_S = "3" }
   }
   file_system_config {
     arn              = aws_efs_access_point.ap.arn
@@ -199,11 +199,15 @@ def _use_the_stack(aws: EmbeddedAWS, outputs: dict[str, Any]) -> None:
     assert "Init Duration" in base64.b64decode(response["LogResult"]).decode()
     assert lam.get_function_concurrency(FunctionName="emu-compat-fn")["ReservedConcurrentExecutions"] == 2
     # Three at once against a reservation of 2: two environments (two cold starts), one 429.
+    import threading
     from concurrent.futures import ThreadPoolExecutor
 
     from botocore.exceptions import ClientError
 
+    started = threading.Barrier(3)  # the three requests leave together, so they overlap
+
     def invoke(_: int) -> str:
+        started.wait(timeout=30)
         try:
             answer = lam.invoke(FunctionName="emu-compat-fn", Payload=json.dumps({"name": "model.pt"}))
         except ClientError as exc:

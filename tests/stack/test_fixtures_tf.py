@@ -50,9 +50,9 @@ def test_applies_replans_clean_serves_the_model_and_destroys(tmp_path: Path, mod
         assert (answer.payload["path"], answer.payload["from_s3"]) == (expected, model_source == "s3")
         if model_source == "efs":
             assert model.packages is not None and model.packages.uploaded == model.packages.files > 0
-            found = run.predictor().invoke({"import": "iniconfig"})
+            found = run.function().invoke({"import": "iniconfig"})
             assert found.payload == {"file": "/mnt/shared-storage/python/iniconfig/__init__.py"}
-            missing = run.predictor().invoke({"import": "pytest"})  # in the host venv, not deployed
+            missing = run.function().invoke({"import": "pytest"})  # in the host venv, not deployed
             assert missing.function_error == "Unhandled"
             assert missing.payload["errorMessage"] == "No module named 'pytest'"
             again = run.sync_model().packages  # content addressed: nothing unchanged is uploaded again
