@@ -176,7 +176,28 @@ def test_provider_that_cannot_be_installed_stops_the_session(
     result = pytester.runpytest(f"--mlinfra-stack={stack}")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     output = result.stdout.lines + result.stderr.lines
-    lines = [line for line in output if "mlinfra: terraform init failed" in line]
+    lines = [line for line in output if "cannot be installed here" in line]
     assert len(lines) == 1, result.stdout.str()
-    assert "Failed to query available provider packages" in lines[0]
+    assert "provider hashicorp/aws >= 99.0.0 cannot be installed here" in lines[0]
+
+
+def test_unmet_provider_constraint_is_one_line_with_installable_versions(
+    pytester: pytest.Pytester, small_stack: Path
+) -> None:
+    stack = pytester.mkdir("stack")
+    (stack / "main.tf").write_text(
+        (small_stack / "main.tf").read_text().replace('version = ">= 3.39"', 'version = "~> 5.0"')
+    )
+    pytester.makepyfile("def test_one(mlinfra_stack):\n    pass\n")
+    result = pytester.runpytest(f"--mlinfra-stack={stack}")
+    output = result.stdout.str() + result.stderr.str()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    lines = [line for line in output.splitlines() if "cannot be installed here" in line]
+    assert len(lines) == 1, output
+    assert (
+        "provider hashicorp/aws ~> 5.0 cannot be installed here: versions installable here: 2.70.0, 3.39.0"
+        in lines[0]
+    )
+    assert 'admit an installable version in required_providers (e.g. version = ">= 3.39.0")' in lines[0]
+    assert "DESTROY FAILED" not in output and "Traceback" not in output
     assert "Traceback" not in result.stdout.str() + result.stderr.str()

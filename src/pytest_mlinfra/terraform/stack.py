@@ -12,6 +12,7 @@ Destroy tells the truth: it reads the state, so "nothing was created" is said as
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import shutil
 import time
@@ -251,8 +252,31 @@ class Stack:
         return block_names(self.tfdir, "output")
 
     def init(self) -> None:
-        with self.toolchain.plugin_cache_lock():
-            self._run("init", lambda tf: tf.setup(cleanup_on_exit=False, upgrade=False))
+        try:
+            with self.toolchain.plugin_cache_lock():
+                self._run("init", lambda tf: tf.setup(cleanup_on_exit=False, upgrade=False))
+        except MlinfraError as exc:
+            raise self._provider_error(exc) or exc from None
+
+    def _provider_error(self, exc: MlinfraError) -> MlinfraError | None:
+        """A version constraint the installable providers cannot meet, said as such (one line)."""
+        found = re.search(
+            r"for provider (?P<provider>\S+): no available releases match the given constraints (?P<c>[^:]+?)"
+            r"(?: \(and|$|:)",
+            exc.what,
+        )
+        if found is None:
+            return None
+        provider, constraint = found["provider"], found["c"].strip()
+        mirrored = self.toolchain.mirrored_providers if provider.endswith("hashicorp/aws") else []
+        here = f"{', '.join(mirrored)} (offline mirror {self.toolchain.mirror})" if mirrored else "none"
+        return MlinfraError(
+            f"provider {provider} {constraint} cannot be installed here: versions installable here: {here}; "
+            "registry.terraform.io is not used by this toolchain",
+            f'admit an installable version in required_providers (e.g. version = ">= {mirrored[-1]}")'
+            if mirrored
+            else "add a filesystem mirror holding it (made by: terraform providers mirror DIR)",
+        )
         if self.endpoint is not None:
             write_override(self.tfdir, self.provider_schema(), self.endpoint)
 
