@@ -257,6 +257,8 @@ class Stack:
                 self._run("init", lambda tf: tf.setup(cleanup_on_exit=False, upgrade=False))
         except MlinfraError as exc:
             raise self._provider_error(exc) or exc from None
+        if self.endpoint is not None:
+            write_override(self.tfdir, self.provider_schema(), self.endpoint)
 
     def _provider_error(self, exc: MlinfraError) -> MlinfraError | None:
         """A version constraint the installable providers cannot meet, said as such (one line)."""
@@ -277,8 +279,6 @@ class Stack:
             if mirrored
             else "add a filesystem mirror holding it (made by: terraform providers mirror DIR)",
         )
-        if self.endpoint is not None:
-            write_override(self.tfdir, self.provider_schema(), self.endpoint)
 
     def provider_schema(self) -> ProviderSchema:
         """The selected AWS provider's config schema, cached per provider version."""
