@@ -211,7 +211,7 @@ def test_target_killed_mid_run(
     code, _ = run.finish()
     out = run.text
     assert code == 1, out[-3000:]
-    assert "DESTROY FAILED, resources may still be deployed" in out
+    assert "DESTROY FAILED, 4 resources still deployed" in out
     assert f"finish with: mlinfra reap --runs-dir {run.runs_dir} {run.run_id}" in out
     assert run.statuses[-1] == "destroy-failed"
     assert wait_no_processes(run) == []
