@@ -82,8 +82,10 @@ def test_event_payload_over_1_mb_is_413_as_aws_words_it(lam: Any, info_function:
         (b'{"name": "caf\xc3("}', "Invalid UTF-8 middle byte 0x28"),
         (b"[" * 1500 + b"]" * 1500, "Document nesting depth (1001) exceeds the maximum allowed (1000"),
         (b"hello", "Expecting value"),
+        (b'{"text": Infinity}', "Non-standard token 'Infinity'"),
+        (b'{"text": NaN}', "Non-standard token 'NaN'"),
     ],
-    ids=["binary", "invalid-utf8", "nested-1500", "not-json"],
+    ids=["binary", "invalid-utf8", "nested-1500", "not-json", "infinity", "nan"],
 )
 def test_bad_payloads_are_400_without_a_traceback(
     lam: Any, info_function: str, payload: bytes, detail: str, capfd: pytest.CaptureFixture[str]

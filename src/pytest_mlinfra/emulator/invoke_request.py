@@ -67,7 +67,7 @@ def check_payload(payload: bytes, invocation_type: str) -> bytes:
     except UnicodeDecodeError as exc:
         raise _content_error(_utf8_detail(payload, exc)) from None
     try:
-        json.loads(text)
+        json.loads(text, parse_constant=_refuse_non_numeric)
     except RecursionError:
         depth = nesting_depth(text)
         if depth > MAX_NESTING_DEPTH:
@@ -102,6 +102,13 @@ def _utf8_detail(payload: bytes, exc: UnicodeDecodeError) -> str:
     if exc.reason == "unexpected end of data":
         return "Unexpected end-of-input in UTF-8 sequence"
     return f"Invalid UTF-8 start byte 0x{payload[exc.start]:02x}"
+
+
+def _refuse_non_numeric(token: str) -> Any:
+    """NaN/Infinity are not JSON: Python's parser takes them, the Lambda front end (Jackson) does not."""
+    raise ValueError(
+        f"Non-standard token '{token}': enable `JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS` to allow"
+    )
 
 
 def _content_error(detail: str) -> InvokeRequestError:
