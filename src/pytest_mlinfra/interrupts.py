@@ -141,6 +141,7 @@ def reset() -> None:
         _state.children.clear()
         _state.noted_in_shield = False
         _state.leftover_hint = lambda: ""
+        _state.say = _say  # a session's reporter must not outlive it (its terminal is closed)
 
 
 def installed() -> bool:
