@@ -181,6 +181,9 @@ class Run:
             self.target.start()
             self._target_started = True
             self.timer.record("target start", started)
+            # What the started target offers (LocalStack's edition, where the model is served from):
+            # the header only previews the target, so this is said once it is known.
+            self.log(f"mlinfra: target {self.target.describe()}")
         return self.target
 
     def stack_variables(self) -> dict[str, Any]:

@@ -30,6 +30,7 @@ PROPERTY_TESTS = {
     "test_blank_text_has_no_entities",
     "test_malformed_events_get_structured_errors",
     "test_inserted_names_are_found",
+    "test_a_batch_of_one_answers_like_a_single_call",  # the user's own file (examples/ner's)
     "mlinfra::latency-budget",
     "mlinfra::cost-tags",
 }
@@ -56,6 +57,7 @@ def _user_repo(pytester: pytest.Pytester, bug: str) -> None:
         "mlinfra_model = handler/model.pt\n"
         "mlinfra_package_include = model.py\n"
         "mlinfra_latency_budget = p50=150 cold=30000\n"
+        "mlinfra_properties = ner\n"  # the stock suite, next to the user's own property file
     )
 
 

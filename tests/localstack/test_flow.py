@@ -53,6 +53,7 @@ def _user_repo(pytester: pytest.Pytester) -> None:
         "mlinfra_model = handler/model.pt\n"
         "mlinfra_package_include =\n    model.py\n    toy_handler.py\n"
         "mlinfra_latency_budget = p50=250 cold=30000\n"
+        "mlinfra_properties = ner\n"  # the stock suite, next to the user's own property file
     )
 
 
@@ -106,7 +107,7 @@ def test_efs_path_with_the_plugin(pytester: pytest.Pytester, localstack_plugin: 
     result = _run(pytester, localstack_plugin)
     result.stdout.fnmatch_lines(["mlinfra: target localstack (*model from EFS via DataSync)*"])
     result.stdout.fnmatch_lines(["cost-tag audit (*): every resource carries its cost tags"])
-    result.assert_outcomes(passed=12)
+    result.assert_outcomes(passed=13)  # 8 stock properties, the user file, 2 smoke, 2 checks
     assert _deployed(localstack_plugin) == {}
     assert _no_workers_left(localstack_plugin)
 
@@ -114,6 +115,6 @@ def test_efs_path_with_the_plugin(pytester: pytest.Pytester, localstack_plugin: 
 def test_s3_path_without_efs(pytester: pytest.Pytester, localstack_community: LocalStack) -> None:
     result = _run(pytester, localstack_community)
     result.stdout.fnmatch_lines(["mlinfra: target localstack (*model from S3 at cold start*"])
-    result.assert_outcomes(passed=12)
+    result.assert_outcomes(passed=13)  # 8 stock properties, the user file, 2 smoke, 2 checks
     assert _deployed(localstack_community) == {}
     assert _no_workers_left(localstack_community)

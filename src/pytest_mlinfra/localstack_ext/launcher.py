@@ -243,11 +243,14 @@ def worker_pids(workdir: Path) -> list[int]:
             if os.getpgid(int(entry.name)) != int(entry.name):
                 continue
             cmdline = (entry / "cmdline").read_bytes()
-            cwd = os.readlink(entry / "cwd").encode()
+            if b"awslambdaric" not in cmdline and b"bootstrap.py" not in cmdline:
+                continue
+            # A sandboxed worker's cwd is /var/task inside its mount namespace; its bind mounts
+            # (mountinfo's root field) still name the host folders under ``workdir``.
+            if needle in os.readlink(entry / "cwd").encode() or needle in (entry / "mountinfo").read_bytes():
+                found.append(int(entry.name))
         except (OSError, ValueError):
             continue
-        if b"awslambdaric" in cmdline and needle in cwd:
-            found.append(int(entry.name))
     return found
 
 
