@@ -110,6 +110,17 @@ def kill_group(proc: subprocess.Popen[Any]) -> None:
         proc.wait(timeout=KILL_AFTER_S)
 
 
+def pid_running(pid: int) -> bool:
+    """Whether a process with this pid exists (one we may not signal counts as running)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def group_alive(pgid: int) -> bool:
     """Whether any process of the group still exists."""
     try:

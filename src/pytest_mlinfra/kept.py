@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_mlinfra.children import pid_running
 from pytest_mlinfra.errors import MlinfraError
 from pytest_mlinfra.terraform.toolchain import cache_root
 
@@ -65,7 +66,7 @@ class KeptStack:
             pid = int((self.workdir / LOCK_FILE).read_text().strip())
         except (OSError, ValueError):
             return None
-        return pid if _alive(pid) else None
+        return pid if pid_running(pid) else None
 
     def acquire(self, session_pid: int) -> None:
         """Take the stack for ``session_pid`` (a session whose pid died has released it)."""
@@ -82,16 +83,6 @@ class KeptStack:
     def release(self, session_pid: int) -> None:
         if self.lock_holder() == session_pid:
             (self.workdir / LOCK_FILE).unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def load(workdir: Path) -> KeptStack | None:

@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from pytest_mlinfra.children import pid_running
+
 FILE_NAME = "mlinfra-run.json"
 #  In the runs dir: one JSON line per finished run whose run dir was removed (newest last).
 JOURNAL = "finished.jsonl"
@@ -71,12 +73,8 @@ class Ledger:
         """Whether the process that wrote this ledger still runs (on this machine)."""
         if self.hostname != os.uname().nodename:
             return False
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
+        if not pid_running(self.pid):
             return False
-        except PermissionError:
-            return True
         return _same_process(self.pid, self.started_at)
 
     def set_status(self, status: str, detail: str = "") -> None:

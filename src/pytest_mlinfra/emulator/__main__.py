@@ -8,25 +8,15 @@ workers killed). A taken port is one line on stderr and exit status 2.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 import threading
 from pathlib import Path
 from types import FrameType
 
+from pytest_mlinfra.children import pid_running
 from pytest_mlinfra.emulator.server import EmbeddedAWS
 from pytest_mlinfra.errors import MlinfraError
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(aws.endpoint_url, flush=True)
         while not stop.wait(0.5):
-            if args.watch_pid and not _running(args.watch_pid):
+            if args.watch_pid and not pid_running(args.watch_pid):
                 break
     finally:
         aws.stop()
