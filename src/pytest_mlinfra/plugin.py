@@ -480,7 +480,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         verdict = (
             f"{len(run.findings)} finding(s)" if run.findings else "every resource carries its cost tags"
         )
-        terminalreporter.write_line(f"cost-tag audit ({', '.join(run.settings.required_tags)}): {verdict}")
+        again = " (nothing changed since its last audit: that result)" if run.audit_reused else ""
+        tags = ", ".join(run.settings.required_tags)
+        terminalreporter.write_line(f"cost-tag audit ({tags}): {verdict}{again}")
         if run.findings:
             terminalreporter.write(render(run.findings, "text"))
     if run.latencies.samples:

@@ -125,6 +125,8 @@ class Run:
         self.latencies = LatencyLog()
         self.findings: list[Finding] | None = None
         self.audited_state: dict[str, Any] | None = None
+        self.audit_reused = False  # the findings are a kept stack's last audit of this very state
+        self.reapplied: list[tuple[str, str]] | None = None  # a reused stack's diff (None: no reuse)
         self.packages: PackageReport | None = None  # the function's EFS packages, once synced
         # Fixtures the session's tests request (the plugin fills it at collection): pre-flight
         # checks the outputs they read. Plain-object users may set it; empty checks no outputs.
@@ -304,7 +306,7 @@ class Run:
             return stack
         from pytest_mlinfra.terraform.stack import describe_changes
 
-        changes = stack.update()
+        changes = self.reapplied = stack.update()
         reused.reused += 1
         reused.save()
         self.log(f"mlinfra: reused {self.run_id}: {describe_changes(changes)}")
@@ -517,10 +519,19 @@ class Run:
 
     def audit(self) -> list[Finding]:
         """Cost-tag findings on the deployed stack: its state (tags_all) and the live resources."""
-        from pytest_mlinfra.audit import Policy, audit_live, audit_plan
+        from pytest_mlinfra.audit import Policy, audit_live, audit_plan, cache
 
         stack = self.deployed_stack()
         policy = Policy(require=self.settings.required_tags)
+        # A kept stack's audit is remembered against its state: unchanged state (the reuse plan
+        # refreshed every resource and found nothing to do), same result, no show or live calls.
+        key = cache.audit_key(stack.state_file, self.settings.required_tags, [self.settings.region])
+        unchanged = self.kept is not None and self.reapplied == []
+        remembered = cache.load(stack.workdir, key) if unchanged and key else None
+        if remembered is not None:
+            self.audit_reused = True
+            self.audited_state, self.findings = remembered.state, remembered.findings
+            return remembered.findings
         started = time.perf_counter()
         try:
             self.audited_state = stack.state_json()
@@ -533,6 +544,8 @@ class Run:
             )
         finally:
             self.timer.record("audit", started)
+        if self.kept is not None and key:
+            cache.save(stack.workdir, key, findings, self.audited_state)
         self.findings = findings
         return findings
 

@@ -16,7 +16,7 @@ import pytest
 from pytest_mlinfra import kept, service, service_cli
 from pytest_mlinfra.ner.strategies import FAMOUS_NAMES
 from pytest_mlinfra.service import EmulatorProcess
-from tests.fastloop.conftest import SMALL, tagged
+from tests.fastloop.conftest import SMALL, client, tagged
 
 pytestmark = pytest.mark.slow
 
@@ -60,10 +60,24 @@ def test_up_reuse_change_down(pytester: pytest.Pytester, up: EmulatorProcess) ->
     second.assert_outcomes(passed=passed)
     second.stdout.fnmatch_lines(
         [
+            "cost-tag audit (*): every resource carries its cost tags (nothing changed since its last audit*",
             f"mlinfra: reused {run_id}: no changes",
             f"*reused {run_id}: model sha256 * upload and DataSync skipped",
         ]
     )
+
+    # Tags changed behind Terraform's back: the reuse apply refreshes, puts them back, and the
+    # audit runs afresh (the remembered result was of another state).
+    bucket = next(arn.split(":::")[1] for arn in tagged(up, run_id) if arn.startswith("arn:aws:s3:::"))
+    s3 = client(up, "s3")
+    s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": "Name", "Value": "hand-edited"}]})
+    drifted = _session(pytester)
+    drifted.assert_outcomes(passed=passed)
+    drifted.stdout.fnmatch_lines([f"mlinfra: reused {run_id}: * changed (aws_s3_bucket.models*"])
+    audit_line = [line for line in drifted.outlines if line.startswith("cost-tag audit")]
+    assert audit_line and "nothing changed" not in audit_line[0], audit_line
+    live = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=bucket)["TagSet"]}
+    assert live.get("mlinfra:run-id") == run_id, live
 
     source = (handler / "model.py").read_text()
     (handler / "model.py").write_text(source.replace('BUG = "none"', 'BUG = "label"'))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,7 +13,10 @@ import pytest
 from pytest_mlinfra.errors import MlinfraError
 from pytest_mlinfra.kept import KeptStack, all_kept, matching
 from pytest_mlinfra.sharing import SessionShare
-from pytest_mlinfra.terraform.stack import _action, describe_changes
+from pytest_mlinfra.terraform.progress import TerraformProgress
+from pytest_mlinfra.terraform.stack import describe_changes
+
+DATA = Path(__file__).parent / "data" / "terraform"
 
 
 def test_the_diff_line_is_terraforms_own() -> None:
@@ -25,7 +29,20 @@ def test_the_diff_line_is_terraforms_own() -> None:
         "6 added, 1 replaced "
         "(aws_s3_bucket.b0, aws_s3_bucket.b1, aws_s3_bucket.b2, aws_s3_bucket.b3, +3 more)"
     )
-    assert _action(["delete", "create"]) == "replace" and _action(["create", "delete"]) == "replace"
+
+
+def test_the_diff_comes_from_terraforms_planned_change_events() -> None:
+    """A re-apply is one ``apply -json``: its diff is the plan's own events (no-ops and reads left out)."""
+    events = TerraformProgress("apply").feed_all((DATA / "apply-bundled.jsonl").read_text().splitlines())
+    assert len(events.planned) == events.total == 21  # the log also holds 2 data-source reads
+    assert ("aws_efs_file_system.models[0]", "create") in events.planned
+
+    def planned(address: str, action: str) -> str:
+        change = {"resource": {"addr": address}, "action": action}
+        return json.dumps({"type": "planned_change", "change": change})
+
+    lines = [planned("data.aws_region.r", "read"), planned("aws_lambda_function.p", "update")]
+    assert TerraformProgress("apply").feed_all(lines).planned == [("aws_lambda_function.p", "update")]
 
 
 def test_a_step_runs_once_and_every_worker_reads_it(tmp_path: Path) -> None:
@@ -87,3 +104,31 @@ def test_a_kept_stack_serves_one_session_at_a_time(tmp_path: Path) -> None:
     assert stack.lock_holder() == os.getpid()
     stack.release(os.getpid())
     assert stack.lock_holder() is None
+
+
+def test_a_remembered_audit_is_of_the_same_resources_only(tmp_path: Path) -> None:
+    """The key is which resources exist and their tags; not what a refresh or any apply rewrites."""
+    from pytest_mlinfra.audit import cache
+    from pytest_mlinfra.audit.findings import Finding
+
+    state = {"version": 4, "serial": 7, "lineage": "l1", "outputs": {}, "check_results": [{"a": 1}, {"b": 2}]}
+    instance = {"attributes": {"tags": {}, "tags_all": {}, "arn": "arn:aws:s3:::b"}}
+    state["resources"] = [{"mode": "managed", "type": "aws_s3_bucket", "name": "b", "instances": [instance]}]
+    state_file = tmp_path / "terraform.tfstate"
+    state_file.write_text(json.dumps(state))
+    key = cache.audit_key(state_file, ["Owner"], ["us-east-1"])
+    assert key is not None
+    finding = Finding("aws_s3_bucket.b", "missing", ("Owner",), "aws_s3_bucket", "no Owner", "state")
+    cache.save(tmp_path, key, [finding], {"values": {}})
+    instance["attributes"]["policy"] = "filled in by the first refresh"
+    state_file.write_text(json.dumps({**state, "serial": 8, "check_results": [{"b": 2}, {"a": 1}]}))
+    again = cache.audit_key(state_file, ["Owner"], ["us-east-1"])
+    assert again == key
+    remembered = cache.load(tmp_path, key)
+    assert remembered is not None and remembered.findings == [finding]
+    assert cache.audit_key(state_file, ["Owner", "Project"], ["us-east-1"]) != key, "another policy"
+    instance["attributes"]["tags"] = {"Owner": "me"}
+    state_file.write_text(json.dumps(state))
+    changed = cache.audit_key(state_file, ["Owner"], ["us-east-1"])
+    assert changed != key and cache.load(tmp_path, str(changed)) is None
+    assert cache.audit_key(tmp_path / "missing.tfstate", ["Owner"], ["us-east-1"]) is None

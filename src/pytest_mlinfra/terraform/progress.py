@@ -18,6 +18,7 @@ from typing import Any
 
 from pytest_mlinfra.terraform.diagnostics import Diagnostic
 
+_NOT_CHANGES = {"noop", "read", "move"}  # planned_change actions that change no resource
 _ACTION_ING = {"create": "creating", "delete": "destroying", "update": "modifying", "replace": "replacing"}
 
 
@@ -55,6 +56,7 @@ class TerraformProgress:
     spans: list[ResourceSpan] = field(default_factory=list)
     errors: list[tuple[Diagnostic, str]] = field(default_factory=list)  # (diagnostic, resource address)
     summary: str = ""
+    planned: list[tuple[str, str]] = field(default_factory=list)  # (address, action) the plan changes
     _started: dict[str, tuple[str, float]] = field(default_factory=dict)
 
     def feed_all(self, lines: Iterable[str]) -> TerraformProgress:
@@ -82,6 +84,11 @@ class TerraformProgress:
                 self.total = sum(int(changes.get(k, 0)) for k in ("add", "change", "remove", "import"))
             else:
                 self.summary = str(event.get("@message", ""))
+        elif kind == "planned_change":
+            change = event.get("change", {})
+            action = str(change.get("action", ""))
+            if action not in _NOT_CHANGES:
+                self.planned.append((str(change.get("resource", {}).get("addr", "?")), action))
         elif kind == "diagnostic":
             raw = event.get("diagnostic", {})
             if raw.get("severity", event.get("@level")) != "error":
