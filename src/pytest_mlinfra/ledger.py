@@ -66,6 +66,11 @@ class Ledger:
     def finished(self) -> bool:
         return self.status in FINISHED
 
+    @property
+    def kept(self) -> bool:
+        """Kept deployed on purpose (``--mlinfra-reuse``): ``mlinfra down`` destroys it, not a leak."""
+        return bool(self.extra.get("kept"))
+
     def age_s(self, now: float | None = None) -> float:
         return (now or time.time()) - self.started_at
 
@@ -204,8 +209,9 @@ def endpoint_listening(url: str | None, timeout_s: float = 0.5) -> bool:
 
 def may_remain(ledger: Ledger) -> bool:
     """Resources of this run may still be deployed: not destroyed, its process gone, and its target
-    still there (a ``local`` run's in-process embedded AWS dies with the run, taking everything)."""
-    if ledger.finished or ledger.pid_alive():
+    still there (a ``local`` run's in-process embedded AWS dies with the run, taking everything).
+    A kept stack is deployed on purpose: not counted (``mlinfra status`` lists it)."""
+    if ledger.finished or ledger.kept or ledger.pid_alive():
         return False
     return ledger.target != "local" or endpoint_listening(ledger.endpoint)
 

@@ -54,6 +54,10 @@ def remains(ledger: Ledger) -> str:
         return "nothing"
     if ledger.pid_alive():
         return f"running (pid {ledger.pid})"
+    if ledger.kept:
+        return (
+            f"kept for --mlinfra-reuse ({len(state_resources(ledger))} resource(s); mlinfra down destroys it)"
+        )
     in_state = state_resources(ledger)
     if embedded_and_gone(ledger):
         return "nothing (its embedded AWS stopped with it)"
@@ -205,6 +209,9 @@ def reap_main(argv: list[str]) -> int:
     parser.add_argument("run_ids", nargs="*", metavar="RUN_ID")
     parser.add_argument("--all", action="store_true", help="every unfinished run of this machine")
     parser.add_argument("--older-than", metavar="AGE", help="runs older than AGE (e.g. 2h), failed ones too")
+    parser.add_argument(
+        "--kept", action="store_true", help="with --all/--older-than: kept stacks (--mlinfra-reuse) too"
+    )
     parser.add_argument("--yes", action="store_true", help="on aws: really delete (default: dry run)")
     parser.add_argument("--runs-dir", type=Path, default=None, help="default: <cache>/runs")
     args = parser.parse_args(argv)
@@ -214,6 +221,11 @@ def reap_main(argv: list[str]) -> int:
     except MlinfraError as exc:
         sys.stderr.write(f"mlinfra reap: error: {exc}\n")
         return 2
+    if not args.run_ids and not args.kept:
+        for ledger in (lg for lg in chosen if lg.kept):
+            why = "kept for --mlinfra-reuse (mlinfra down or reap --kept destroys it)"
+            print(f"{ledger.run_id}: skipped: {why}")
+        chosen = [lg for lg in chosen if not lg.kept]
     if not chosen:
         print(f"nothing to reap in {runs_dir}")
         return 0

@@ -76,6 +76,7 @@ def test_up_reuse_change_down(pytester: pytest.Pytester, up: EmulatorProcess) ->
     drifted.stdout.fnmatch_lines([f"mlinfra: reused {run_id}: * changed (aws_s3_bucket.models*"])
     audit_line = [line for line in drifted.outlines if line.startswith("cost-tag audit")]
     assert audit_line and "nothing changed" not in audit_line[0], audit_line
+    assert "unfinished run" not in drifted.stdout.str(), "a kept stack is no leftover"
     live = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=bucket)["TagSet"]}
     assert live.get("mlinfra:run-id") == run_id, live
 

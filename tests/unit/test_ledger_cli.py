@@ -51,6 +51,26 @@ def test_unfinished_runs_are_those_whose_process_is_gone(tmp_path: Path) -> None
     assert [e.run_id for e in unfinished(tmp_path)] == [gone.run_id]
 
 
+def test_a_kept_stack_is_no_leftover_and_reap_all_leaves_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Deployed on purpose (--mlinfra-reuse): the session's header does not count it, ``runs`` says
+    so, ``reap --all`` skips it; named, or with ``--kept``, it is reaped."""
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    kept = _ledger(tmp_path, "rkept000", pid=int(dead.stdout), status=ledger.APPLIED)
+    kept.extra["kept"] = True
+    kept.write()
+    assert unfinished(tmp_path) == []
+    assert runs_main(["--runs-dir", str(tmp_path)]) == 0
+    assert "kept for --mlinfra-reuse" in capsys.readouterr().out
+    assert reap_main(["--runs-dir", str(tmp_path), "--all"]) == 0
+    out = capsys.readouterr().out
+    assert "rkept000: skipped: kept for --mlinfra-reuse" in out and "nothing to reap" in out
+    assert Ledger.read(kept.run_dir).status == ledger.APPLIED
+
+
 def test_runs_lists_and_reap_needs_a_choice(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _ledger(tmp_path, pid=os.getpid())
     assert runs_main(["--runs-dir", str(tmp_path)]) == 0
