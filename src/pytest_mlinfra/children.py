@@ -33,17 +33,39 @@ def _load_prctl() -> Callable[..., int] | None:
     return prctl
 
 
+def _load_signal() -> Callable[..., int] | None:
+    # libc's signal(), not Python's: the child runs preexec in the spawner thread, where Python
+    # refuses signal.signal (main thread only).
+    try:
+        set_handler: Callable[..., int] = ctypes.CDLL(None, use_errno=True).signal
+    except (OSError, AttributeError):
+        return None
+    return set_handler
+
+
 _prctl = _load_prctl()
+_libc_signal = _load_signal()
+_SIG_DFL = 0
+#  Signals a child must not inherit as ignored: a shell starts background jobs (``pytest &`` in a
+#  CI script) with SIGINT and SIGQUIT ignored, and an ignored disposition survives exec, so the
+#  interrupt we forward to Terraform (or a trap in any child) would never arrive; SIGTERM is the
+#  parent-death signal. SIGHUP is left as inherited (nohup's choice; children run in a session of
+#  their own, so no terminal hangs up on them).
+_RESET_IN_CHILD = (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM)
 
 
 def child_preexec(parent_pid: int | None = None) -> Callable[[], None]:
-    """A ``preexec_fn`` for Popen: the child gets SIGTERM when the parent dies (Linux; else no-op).
+    """A ``preexec_fn`` for Popen: the child gets SIGTERM when the parent dies (Linux; else no-op)
+    and starts with default SIGINT/SIGQUIT/SIGTERM even when this process ignores them.
 
     If the parent is already gone by the time the child runs it (a race with SIGKILL), the child
     exits at once instead of starting as an orphan."""
     parent = os.getpid() if parent_pid is None else parent_pid
 
     def preexec() -> None:
+        if _libc_signal is not None:
+            for signum in _RESET_IN_CHILD:
+                _libc_signal(int(signum), _SIG_DFL)
         if _prctl is not None:
             _prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
         if os.getppid() != parent:

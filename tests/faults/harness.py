@@ -155,10 +155,18 @@ def start(
             stdin=subprocess.DEVNULL,
             text=True,
             start_new_session=True,  # job control: its own process group, as `set -m` gives a job
+            preexec_fn=_as_a_job,
         )
     run = FaultRun(proc, cache, output)
     threading.Thread(target=run.watch, daemon=True).start()
     return run
+
+
+def _as_a_job() -> None:
+    """A job under ``set -m`` starts with SIGINT/SIGQUIT at default, even where the test runner
+    itself runs as a background job (which ignores them, and exec would pass that on)."""
+    for sig in (signal.SIGINT, signal.SIGQUIT):
+        signal.signal(sig, signal.SIG_DFL)
 
 
 def processes_of(run: FaultRun) -> list[int]:

@@ -118,3 +118,18 @@ def test_spawn_puts_the_child_in_its_own_session() -> None:
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_a_child_of_a_background_job_still_takes_the_interrupt(tmp_path: Path) -> None:
+    """``pytest &`` in a script starts with SIGINT and SIGQUIT ignored, which exec keeps: the
+    children we spawn start with them at default, so the interrupt we forward arrives."""
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGQUIT)}
+    try:
+        proc = spawn(["sh", "-c", "grep SigIgn /proc/self/status"], stdout=subprocess.PIPE, text=True)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    ignored = int(out.split()[1], 16)
+    for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM):
+        assert not ignored & (1 << (sig - 1)), f"{sig.name} is ignored in the child ({out.strip()})"
