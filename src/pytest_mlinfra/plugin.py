@@ -104,7 +104,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         option: dict[str, Any] = {"default": None, "help": _help(name, d)}
         if d.kind == "flag":
             option["action"] = "store_true"
-        elif d.kind == "list":
+        elif d.kind in ("list", "locations"):
             option["action"] = "append"
         if d.choices:
             option["choices"] = d.choices
@@ -126,8 +126,10 @@ def _ini(config: pytest.Config, d: Declaration) -> Any:
 
 def settings_from_config(config: pytest.Config) -> Settings:
     """Options win over ini settings, ini settings over the environment, that over the defaults."""
+    ini_dir = config.inipath.parent if config.inipath is not None else config.invocation_params.dir
     values = {
-        name: resolve(name, d, config.getoption(d.option), _ini(config, d)) for name, d in declarations()
+        name: resolve(name, d, config.getoption(d.option), _ini(config, d), ini_dir)
+        for name, d in declarations()
     }
     return Settings(**values)
 
@@ -449,10 +451,14 @@ def _toolchain_lines(settings: Settings) -> list[str]:
     from pytest_mlinfra.terraform.toolchain import Toolchain, find_terraform
 
     try:
-        toolchain = Toolchain(find_terraform(settings.terraform))
+        toolchain = Toolchain(
+            find_terraform(settings.terraform),
+            use_mirror=settings.bundled_providers,
+            provider_mirrors=settings.provider_mirrors,
+        )
         return [
             f"mlinfra: terraform {toolchain.describe()}",
-            f"mlinfra: provider {toolchain.provider_source}",
+            f"mlinfra: providers: {toolchain.provider_source}",
         ]
     except MlinfraError as exc:
         return [f"mlinfra: terraform not usable: {exc}"]

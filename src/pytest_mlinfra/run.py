@@ -174,7 +174,11 @@ class Run:
 
     @cached_property
     def toolchain(self) -> Toolchain:
-        return Toolchain(find_terraform(self.settings.terraform))
+        return Toolchain(
+            find_terraform(self.settings.terraform),
+            use_mirror=self.settings.bundled_providers,
+            provider_mirrors=self.settings.provider_mirrors,
+        )
 
     def start_target(self) -> Target:
         if not self._target_started:
@@ -276,7 +280,6 @@ class Run:
         target = self.start_target()
         toolchain = self.toolchain
         self.log(f"mlinfra: terraform {toolchain.describe()}")
-        self.log(f"mlinfra: provider {toolchain.provider_source}")
         reused = self._find_kept(source, target) if self.settings.reuse else None
         self.ledger = self.open_ledger(source)
         if self.kept is not None:
@@ -293,6 +296,7 @@ class Run:
         else:
             stack.prepare()
         stack.init()
+        self.log(f"mlinfra: provider {stack.provider_line()}")
         self.preflight_validate(stack)
         if before_apply is not None:
             before_apply(stack)

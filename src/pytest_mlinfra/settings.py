@@ -36,14 +36,16 @@ MODEL_SOURCES = ("auto", "efs", "s3")
 PROFILE_EXAMPLES = {"quick": 25, "nightly": 500}  # Hypothesis examples per property, by profile
 
 # How a setting is given: a value (``--opt=V``), a flag (``--opt``; ini ``true``), a path (resolved
-# against the cwd on the command line, against the ini file's folder in the ini), or a list
-# (repeatable option, one item per ini line; the option's items are added to the ini's).
-Kind = Literal["value", "flag", "path", "list"]
+# against the cwd on the command line, against the ini file's folder in the ini), a list
+# (repeatable option, one item per ini line; the option's items are added to the ini's), or a list
+# of locations (a list whose items are folders, resolved as paths are, or URLs, kept as given).
+Kind = Literal["value", "flag", "path", "list", "locations"]
 _INI_TYPES: dict[Kind, Literal["string", "bool", "paths", "linelist"]] = {
     "value": "string",
     "flag": "bool",
     "path": "paths",
     "list": "linelist",
+    "locations": "linelist",
 }
 _META = "mlinfra"
 
@@ -297,6 +299,24 @@ class Settings:
         parse=_optional_int,
         shown="2 x cores, at least 4",
     )
+    provider_mirrors: tuple[str, ...] = setting(
+        "a provider mirror to install from (repeatable): a folder made by `terraform providers mirror DIR`, "
+        "or an https:// network mirror URL; consulted in order, before the bundled mirror, for the "
+        "providers whose constraints they can meet",
+        default=(),
+        key="provider_mirror",
+        kind="locations",
+        metavar="DIR/URL",
+        shown="none",
+    )
+    bundled_providers: bool = setting(
+        "leave out the bundled offline hashicorp/aws mirror (2.70.0, 3.39.0), e.g. to take the newest "
+        "release the registry has",
+        default=True,
+        key="no_bundled_providers",
+        kind="flag",
+        shown="off",
+    )
     runs_dir: Path | None = setting(
         "where run dirs go (state, logs; failed runs keep theirs)",
         kind="path",
@@ -375,6 +395,11 @@ class Settings:
             check_handler(self.handler_dir, self.handler)
         if self.terraform:
             find_terraform(self.terraform)
+        if self.provider_mirrors:
+            from pytest_mlinfra.terraform.installation import parse_mirror
+
+            for mirror in self.provider_mirrors:
+                parse_mirror(mirror)
         if self.prices:
             from pytest_mlinfra.report.cost import parse_prices
 
@@ -419,12 +444,18 @@ def field_default(name: str) -> Any:
     return declared.default
 
 
-def resolve(name: str, declaration: Declaration, option: Any, ini: Any) -> Any:
+def resolve(name: str, declaration: Declaration, option: Any, ini: Any, ini_dir: Path | None = None) -> Any:
     """The field value from the option's value (``None``: not given) and the ini's (empty: not set).
 
     Options win over ini settings, ini settings over the environment variable, that over the default.
-    List settings add the option's items to the ini's.
+    List settings add the option's items to the ini's. Locations given as relative folders are
+    resolved against ``ini_dir`` (the ini file's folder) in the ini and against the cwd as options.
     """
+    if declaration.kind == "locations":
+        base = ini_dir or Path.cwd()
+        items = [_location(str(item), base) for item in (ini or [])]
+        items += [_location(str(item), Path.cwd()) for item in (option or [])]
+        return tuple(items) if items else field_default(name)
     if declaration.kind == "list":
         items = [str(item) for item in (ini or [])] + [str(item) for item in (option or [])]
         if not items:
@@ -454,6 +485,12 @@ def resolve(name: str, declaration: Declaration, option: Any, ini: Any) -> Any:
             f"{declaration.option} (ini {declaration.ini}) {raw!r} is not valid",
             f"see {declaration.option} in pytest --help",
         ) from None
+
+
+def _location(value: str, base: Path) -> str:
+    """A URL as given; a folder made absolute against ``base``."""
+    value = value.strip()
+    return value if "://" in value else str((base / Path(value).expanduser()).resolve())
 
 
 def _env_flag(name: str | None) -> bool:

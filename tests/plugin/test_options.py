@@ -23,7 +23,7 @@ def test_header_names_target_and_stack_and_with_v_terraform_and_provider(pyteste
         [
             "mlinfra: target local (embedded moto server on 127.0.0.1, started on demand, *); run id r*",
             "mlinfra: terraform * (Terraform *, *)",
-            "mlinfra: provider hashicorp/aws *",
+            "mlinfra: providers: hashicorp/aws * in the bundled offline mirror *; anything else from *",
             "mlinfra: stack *fixtures_tf",
         ]
     )

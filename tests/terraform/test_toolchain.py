@@ -69,7 +69,9 @@ def test_cli_config_uses_mirror_and_plugin_cache(tmp_path: Path) -> None:
     assert "filesystem_mirror" in config and 'exclude = ["registry.terraform.io/hashicorp/aws"]' in config
     zips = list((tmp_path / "provider-mirror/registry.terraform.io/hashicorp/aws").glob("*.zip"))
     assert {z.name.split("_")[1] for z in zips} == set(toolchain.mirrored_providers)
-    assert "3.39.0 from the offline mirror" in toolchain.provider_source
+    described = toolchain.provider_source
+    assert f"3.39.0 in the bundled offline mirror {tmp_path / 'provider-mirror'}" in described
+    assert described.endswith("anything else from registry.terraform.io")
 
 
 def test_user_cli_config_is_never_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

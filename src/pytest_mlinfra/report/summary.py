@@ -32,7 +32,9 @@ def _verdict(exitstatus: int, results: SessionResults, run: Run | None) -> str:
 def _toolchain(run: Run) -> dict[str, str]:
     try:
         toolchain = run.toolchain
-        return {"terraform": toolchain.describe(), "provider": toolchain.provider_source}
+        stack = run.stack
+        installed = stack.provider_line() if stack is not None and stack.installed else None
+        return {"terraform": toolchain.describe(), "provider": installed or toolchain.provider_source}
     except Exception as exc:  # the report still gets written when Terraform itself is the problem
         return {"terraform": f"not usable: {exc}", "provider": ""}
 

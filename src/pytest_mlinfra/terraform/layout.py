@@ -33,7 +33,7 @@ SKIPPED_SUFFIXES = (".tfstate", ".tfstate.backup", "_override.tf", "_override.tf
 SKIPPED_FILES = frozenset({".terraform.lock.hcl", ".terraform.tfstate.lock.info"})
 
 
-def _module_sources(folder: Path) -> list[str]:
+def module_sources(folder: Path) -> list[str]:
     """The ``source`` of every ``module`` block in ``folder``'s ``*.tf`` and ``*.tf.json`` files.
 
     Files that do not parse are skipped: ``terraform init``/``validate`` report them with file:line.
@@ -74,7 +74,7 @@ class StackLayout:
         pending = [stack]
         while pending:
             folder = pending.pop()
-            for source in _module_sources(folder):
+            for source in module_sources(folder):
                 if not is_local_source(source):
                     continue
                 target = Path(os.path.normpath(folder / source))

@@ -27,7 +27,8 @@ from pytest_mlinfra import interrupts
 from pytest_mlinfra.errors import MlinfraError
 from pytest_mlinfra.terraform.diagnostics import first_error, from_validate_json
 from pytest_mlinfra.terraform.hcl import block_names
-from pytest_mlinfra.terraform.layout import StackLayout
+from pytest_mlinfra.terraform.installation import InstallPlan
+from pytest_mlinfra.terraform.layout import StackLayout, is_local_source, module_sources
 from pytest_mlinfra.terraform.override import (
     OVERRIDE_FILE,
     PROVIDER_FILE,
@@ -37,10 +38,29 @@ from pytest_mlinfra.terraform.override import (
 )
 from pytest_mlinfra.terraform.process import TerraformInterrupted, TerraformProcess
 from pytest_mlinfra.terraform.progress import ResourceSpan, TerraformProgress
+from pytest_mlinfra.terraform.requirements import provider_address, short_name, stack_requirements
 from pytest_mlinfra.terraform.source import check_stack_dir
 from pytest_mlinfra.terraform.toolchain import AWS_PROVIDER, Toolchain
 
 VARS_FILE = "zz_mlinfra.auto.tfvars.json"
+LOCK_FILE = ".terraform.lock.hcl"
+_LOCKED = re.compile(r'^provider "(?P<address>[^"]+)" \{\s*\n\s*version\s*=\s*"(?P<version>[^"]+)"', re.M)
+_FINDING = re.compile(r'- Finding (?P<provider>\S+) versions matching "(?P<constraint>[^"]*)"')
+_UNMET = re.compile(
+    r"for provider (?P<provider>\S+): no available releases match the given constraints "
+    r"(?P<c>[^:]+?)(?: \(and|$|:)"
+)
+_UNREACHABLE = (
+    "could not connect",
+    "discovery document",
+    "dial tcp",
+    "no such host",
+    "timeout",
+    "proxyconnect",
+)
+_UNLISTED = re.compile(
+    r"Could not retrieve the list of available versions for provider (?P<provider>\S+?): (?P<reason>.+)$"
+)
 
 
 def _json_in_error(exc: tftest.TerraformTestError) -> str:
@@ -69,10 +89,11 @@ class StageError(MlinfraError):
     """A Terraform stage failed: ``stage`` names it (init, apply, ...) and ``reason`` is Terraform's
     error in one line, for the report and the JUnit message."""
 
-    def __init__(self, stage: str, reason: str, what: str, todo: str | None = None) -> None:
+    def __init__(self, stage: str, reason: str, what: str, todo: str | None = None, output: str = "") -> None:
         super().__init__(what, todo)
         self.stage = stage
         self.reason = reason
+        self.output = output  # Terraform's whole stdout and stderr (what the one line was taken from)
 
 
 @dataclass(frozen=True)
@@ -142,6 +163,11 @@ class Stack:
     resource_spans: list[ResourceSpan] = field(default_factory=list)
     failed: bool = False  # some stage failed: the run dir is kept for the printed command
     stack_in_copy: Path = Path(".")  # where the root module sits in the copied tree (see layout)
+    module_dirs: list[Path] = field(default_factory=list)  # the local modules' folders in the copy
+    install_plan: InstallPlan | None = None  # where init takes each provider from (see installation)
+    cli_config: Path | None = None  # the CLI config made for this stack's plan (None: the toolchain's)
+    installed: dict[str, str] = field(default_factory=dict)  # provider address -> version, after init
+    init_output: str = ""
 
     @property
     def copy_root(self) -> Path:
@@ -155,8 +181,14 @@ class Stack:
     def state_file(self) -> Path:
         return self.tfdir / "terraform.tfstate"
 
-    def _tf(self, events: TerraformProgress | None = None) -> tftest.TerraformTest:
+    def terraform_env(self) -> dict[str, str]:
         env = {**self.toolchain.env(), **self.env}
+        if self.cli_config is not None:
+            env["TF_CLI_CONFIG_FILE"] = str(self.cli_config)
+        return env
+
+    def _tf(self, events: TerraformProgress | None = None) -> tftest.TerraformTest:
+        env = self.terraform_env()
         on_line = self.on_line
         if events is not None:
             also = self.on_line
@@ -189,6 +221,7 @@ class Stack:
                 reason,
                 f"terraform {stage} failed in {self.tfdir}: {reason}",
                 f"see the full log with: cd {shlex.quote(str(self.tfdir))} && {self.command(stage)}",
+                output=str(exc.args[0]) if exc.args else "",
             ) from None
         finally:
             self.timer.record(stage, started)
@@ -201,7 +234,7 @@ class Stack:
 
     def command(self, verb: str) -> str:
         """The exact shell command that repeats ``verb`` by hand (used in error messages)."""
-        env = {**self.toolchain.env(), **self.env}
+        env = self.terraform_env()
         assignments = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(env.items()))
         extra = " -auto-approve" if verb in {"apply", "destroy"} else ""
         return f"{assignments} {shlex.quote(str(self.toolchain.binary.path))} {verb}{extra}"
@@ -233,6 +266,7 @@ class Stack:
         for skipped in layout.copy_to(self.copy_root):
             self.log(f"stack copy: skipped {skipped} (over the size limit for stack files)")
         self.stack_in_copy = layout.stack_in_root
+        self.module_dirs = [self.copy_root / module.relative_to(layout.root) for module in layout.modules]
         declared = self.declared_variables()
         values = {k: v for k, v in self.variables.items() if k in declared}
         (self.tfdir / VARS_FILE).write_text(json.dumps(values, indent=2, sort_keys=True) + "\n")
@@ -244,33 +278,82 @@ class Stack:
         return block_names(self.tfdir, "output")
 
     def init(self) -> None:
+        """``terraform init`` with a CLI config made for this stack's provider constraints."""
+        plan = self.toolchain.plan(self.provider_requirements())
+        self.install_plan = plan
+        self.cli_config = self.toolchain.write_cli_config(plan)
         try:
             with self.toolchain.plugin_cache_lock():
-                self._run("init", lambda tf: tf.setup(cleanup_on_exit=False, upgrade=False))
+                self.init_output = str(
+                    self._run("init", lambda tf: tf.setup(cleanup_on_exit=False, upgrade=False)) or ""
+                )
         except MlinfraError as exc:
-            raise self._provider_error(exc) or exc from None
+            raise self._provider_error(exc, plan) or exc from None
+        lock = self.tfdir / LOCK_FILE
+        text = lock.read_text() if lock.exists() else ""
+        self.installed = {m["address"]: m["version"] for m in _LOCKED.finditer(text)}
         if self.endpoint is not None:
             write_override(self.tfdir, self.provider_schema(), self.endpoint)
 
-    def _provider_error(self, exc: MlinfraError) -> MlinfraError | None:
-        """A version constraint the installable providers cannot meet, said as such (one line)."""
-        found = re.search(
-            r"for provider (?P<provider>\S+): no available releases match the given constraints (?P<c>[^:]+?)"
-            r"(?: \(and|$|:)",
-            exc.what,
-        )
-        if found is None:
+    def provider_requirements(self) -> dict[str, list[str]]:
+        """Every module's provider constraints; registry/git modules are fetched first (``terraform get``)
+        so theirs count too, as they will for init."""
+        folders = [self.tfdir, *self.module_dirs]
+        remote = any(not is_local_source(source) for folder in folders for source in module_sources(folder))
+        if remote:
+            self._run("init", lambda tf: tf.execute_command("get", "-no-color"))
+            manifest = self.tfdir / ".terraform" / "modules" / "modules.json"
+            try:
+                listed = json.loads(manifest.read_text()).get("Modules", [])
+            except (OSError, ValueError):
+                listed = []
+            folders += [self.tfdir / m["Dir"] for m in listed if m.get("Dir") not in (None, "", ".")]
+        return stack_requirements(folders)
+
+    def provider_line(self, address: str = AWS_PROVIDER) -> str:
+        """'hashicorp/aws 3.39.0 from the bundled offline mirror /x': what init installed, and where from."""
+        version = self.installed.get(address)
+        if version is None or self.install_plan is None:
+            return f"{short_name(address)} not installed (init has not run)"
+        origin = self.install_plan.source_of(address, version, self.init_output)
+        return f"{short_name(address)} {version} from {origin}"
+
+    def _provider_error(self, exc: MlinfraError, plan: InstallPlan) -> MlinfraError | None:
+        """A provider init could not install, said in one line: the provider, its constraint, why,
+        the versions installable here and what to do."""
+        text = getattr(exc, "reason", "") or exc.what
+        unmet = _UNMET.search(text)
+        unlisted = _UNLISTED.search(text)
+        if unmet is not None:
+            provider, constraint = unmet["provider"], unmet["c"].strip()
+            place = plan.elsewhere(provider_address(provider))
+            reason = (
+                "no release in the mirrors here matches it"
+                if provider_address(provider) in plan.served
+                else f"no release matches it in the mirrors here or at {place}"
+            )
+        elif unlisted is not None:
+            provider = unlisted["provider"]
+            constraint = self._asked_constraint(provider, getattr(exc, "output", ""))
+            detail = unlisted["reason"].strip().rstrip(".")
+            place = plan.elsewhere(provider_address(provider))
+            if "was not found in any of the search locations" in detail:
+                reason = f"{place} does not have it"
+            elif any(sign in detail for sign in _UNREACHABLE):
+                reason = f"{place} is unreachable from this machine ({_cause(detail)})"
+            else:
+                reason = f"{place} failed to answer ({_cause(detail)})"
+        else:
             return None
-        provider, constraint = found["provider"], found["c"].strip()
-        mirrored = self.toolchain.mirrored_providers if provider.endswith("hashicorp/aws") else []
-        here = f"{', '.join(mirrored)} (offline mirror {self.toolchain.mirror})" if mirrored else "none"
-        return MlinfraError(
-            f"provider {provider} {constraint} cannot be installed here: versions installable here: {here}; "
-            "registry.terraform.io is not used by this toolchain",
-            f'admit an installable version in required_providers (e.g. version = ">= {mirrored[-1]}")'
-            if mirrored
-            else "add a filesystem mirror holding it (made by: terraform providers mirror DIR)",
-        )
+        return plan.cannot_install(provider_address(provider), constraint, reason)
+
+    def _asked_constraint(self, provider: str, output: str) -> str:
+        """The constraint init looked for (its "Finding ... versions matching" line), else our reading."""
+        for found in _FINDING.finditer(output):
+            if found["provider"] == provider:
+                return found["constraint"] or "(any version)"
+        requirements = self.install_plan.requirements if self.install_plan else {}
+        return ", ".join(requirements.get(provider_address(provider), [])) or "(any version)"
 
     def provider_schema(self) -> ProviderSchema:
         """The selected AWS provider's config schema, cached per provider version."""
@@ -477,6 +560,12 @@ class Stack:
     def cleanup(self) -> None:
         """Remove the run work dir: only after a successful run's destroy (failed runs keep theirs)."""
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _cause(detail: str) -> str:
+    """The innermost error of a Go error chain: 'lookup registry.terraform.io ...: no such host'."""
+    cause = detail.rsplit('": ', 1)[-1] if '": ' in detail else detail.rsplit(": ", 1)[-1]
+    return " ".join(cause.split())
 
 
 def _resources(count: int) -> str:

