@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_mlinfra.errors import MlinfraError
 from pytest_mlinfra.terraform.installation import current_platform
 from pytest_mlinfra.terraform.requirements import stack_requirements
 from pytest_mlinfra.terraform.stack import Stack
@@ -244,3 +245,34 @@ def test_what_the_mirrors_cannot_serve_comes_from_the_registry(
     assert stack.cli_config is not None
     config = stack.cli_config.read_text()
     assert f'path = "{user_mirror}"' in config and "  direct {\n  }\n" in config
+
+
+@pytest.mark.slow
+def test_a_registry_or_git_module_constraint_counts_too(offline: InternetProxy, tmp_path: Path) -> None:
+    if shutil.which("git") is None:
+        pytest.skip("git is needed for a git module source")
+    module = tmp_path / "module-repo"
+    module.mkdir()
+    (module / "main.tf").write_text(
+        'terraform {\n  required_providers {\n    aws = {\n      source  = "hashicorp/aws"\n'
+        '      version = "~> 5.0"\n    }\n  }\n}\n'
+    )
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-C", str(module)]
+    for args in (["init", "-q"], ["add", "main.tf"], ["commit", "-q", "-m", "module"]):
+        subprocess.run([*git, *args], check=True, capture_output=True, timeout=60)
+    stack = tmp_path / "stack"
+    stack.mkdir()
+    (stack / "main.tf").write_text(
+        (SMALL / "main.tf").read_text() + f'\nmodule "remote" {{\n  source = "git::file://{module}"\n}}\n'
+    )
+    toolchain = Toolchain(find_terraform(), root=tmp_path / "cache")
+    run = Stack(stack, tmp_path / "run", toolchain, variables={})
+    run.prepare()
+    with pytest.raises(MlinfraError) as failure:
+        run.init()
+    # The git module's "~> 5.0" was read (fetched with `terraform get` first): no mirror serves aws now,
+    # so init went direct instead of failing on a mirror-only lookup.
+    assert run.install_plan is not None
+    assert run.install_plan.requirements["registry.terraform.io/hashicorp/aws"] == [">= 3.39", "~> 5.0"]
+    assert set(offline.hosts) == {REGISTRY}
+    assert "registry.terraform.io is unreachable from this machine" in str(failure.value)
