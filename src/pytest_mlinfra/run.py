@@ -169,7 +169,11 @@ class Run:
         service = running_service()
         if service is not None:
             return {**asdict(service), "owned": False}
-        started = spawn_emulator(self.share.root / "aws", watch_pid=self.session_pid)
+        started = spawn_emulator(
+            self.share.root / "aws",
+            watch_pid=self.session_pid,
+            lambda_eni_release_s=self.settings.lambda_eni_release_s,
+        )
         return {**asdict(started), "owned": True}
 
     @cached_property

@@ -22,9 +22,19 @@ def _parser(command: str, text: str) -> argparse.ArgumentParser:
 def up_main(argv: list[str]) -> int:
     parser = _parser("up", "start the embedded AWS as a background service")
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    parser.add_argument(
+        "--lambda-eni-release-s",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="VPC functions' network interfaces stay in use this long after the function is deleted, "
+        "as on AWS (default: $MLINFRA_LAMBDA_ENI_RELEASE_S, else 0: none)",
+    )
     args = parser.parse_args(argv)
     try:
-        record, started = service.start_service(port=args.port)
+        record, started = service.start_service(
+            port=args.port, lambda_eni_release_s=args.lambda_eni_release_s
+        )
     except MlinfraError as exc:
         print(f"mlinfra up: {exc}", file=sys.stderr)
         return 1

@@ -166,6 +166,13 @@ def _optional_int(value: str) -> int | None:
     return int(value) if value.strip() else None
 
 
+def _seconds(value: str) -> float:
+    seconds = float(value)
+    if not 0 <= seconds < float("inf"):
+        raise ValueError(value)
+    return seconds
+
+
 def _default_budgets() -> dict[str, float]:
     return parse_budgets(DEFAULT_LATENCY_BUDGET)
 
@@ -316,6 +323,14 @@ class Settings:
         key="no_bundled_providers",
         kind="flag",
         shown="off",
+    )
+    lambda_eni_release_s: float = setting(
+        "local target: seconds a VPC function's network interfaces stay in use after it is deleted, "
+        "holding its subnets and security groups as on AWS (up to ~40 min there); 0: no such ENIs",
+        default=0.0,
+        parse=_seconds,
+        env="MLINFRA_LAMBDA_ENI_RELEASE_S",
+        shown="0 (off)",
     )
     runs_dir: Path | None = setting(
         "where run dirs go (state, logs; failed runs keep theirs)",

@@ -26,6 +26,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--watch-pid", type=int, default=None, help="stop when this process is gone (a session's emulator)"
     )
+    parser.add_argument(
+        "--lambda-eni-release-s",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="VPC functions get their ENIs, in use this long after the function is deleted "
+        "(default: $MLINFRA_LAMBDA_ENI_RELEASE_S, else 0: no ENIs)",
+    )
     args = parser.parse_args(argv)
     stop = threading.Event()
 
@@ -35,7 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        aws = EmbeddedAWS(state_dir=args.state_dir, port=args.port).start()
+        aws = EmbeddedAWS(
+            state_dir=args.state_dir, port=args.port, lambda_eni_release_s=args.lambda_eni_release_s
+        ).start()
     except MlinfraError as exc:
         print(f"mlinfra emulator: {exc}", file=sys.stderr, flush=True)
         return 2

@@ -21,11 +21,13 @@ if TYPE_CHECKING:
 
 @dataclass
 class EmulatorState:
-    """What one running ``EmbeddedAWS`` contributes: its state dir, endpoint and worker pool."""
+    """What one running ``EmbeddedAWS`` contributes: its state dir, endpoint and worker pool, and
+    how long a VPC Lambda's ENIs outlive it (0: no ENIs, see :mod:`~pytest_mlinfra.emulator.lambda_eni`)."""
 
     state_dir: Path
     endpoint_url: str
     pool: WorkerPool
+    lambda_eni_release_s: float = 0.0
 
 
 _lock = threading.Lock()

@@ -2,8 +2,9 @@
 
 moto serves each service from a module-level ``BackendDict`` that builds backends lazily from its
 ``backend`` class. Pointing those at our subclasses (which add EFS storage, DataSync EFS
-locations, tags and transfers, a Docker-free Lambda invoke, IAM roles in the tagging API and
-AWS-managed policies, S3 default encryption) is the
+locations, tags and transfers, a Docker-free Lambda invoke and VPC Lambda ENIs, EC2's dependency
+checks on subnets and security groups, IAM roles in the tagging API and AWS-managed policies, S3
+default encryption) is the
 supported extension point: moto's server, its Resource Groups Tagging API and its other
 services then see the extended backends without any moto function being patched. Idempotent;
 existing backends of those services are dropped once, at the first install, so every region is
@@ -33,11 +34,13 @@ def install() -> None:
             return
         from moto.awslambda.models import lambda_backends
         from moto.datasync.models import datasync_backends
+        from moto.ec2.models import ec2_backends
         from moto.efs.models import efs_backends
         from moto.iam.models import iam_backends
         from moto.s3.models import s3_backends
 
         from pytest_mlinfra.emulator.datasync import TransferDataSyncBackend
+        from pytest_mlinfra.emulator.ec2 import DependentEC2Backend
         from pytest_mlinfra.emulator.efs import StorageEFSBackend
         from pytest_mlinfra.emulator.iam import ManagedPoliciesIAMBackend
         from pytest_mlinfra.emulator.lambda_backend import RunningLambdaBackend
@@ -49,6 +52,7 @@ def install() -> None:
             (lambda_backends, RunningLambdaBackend),
             (iam_backends, ManagedPoliciesIAMBackend),
             (s3_backends, EncryptedS3Backend),
+            (ec2_backends, DependentEC2Backend),
         ):
             use_backend(backend_dict, cls)
         _installed = True

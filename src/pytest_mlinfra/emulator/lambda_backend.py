@@ -30,7 +30,7 @@ from moto.awslambda.exceptions import InvalidParameterValueException, LambdaClie
 from moto.awslambda.models import LambdaBackend, LambdaFunction
 from moto.core.exceptions import JsonRESTError
 
-from pytest_mlinfra.emulator import context, efs, mounts
+from pytest_mlinfra.emulator import context, efs, lambda_eni, mounts
 from pytest_mlinfra.emulator.lambda_pool import Throttled
 from pytest_mlinfra.emulator.lambda_report import tail
 from pytest_mlinfra.emulator.lambda_worker import Outcome, WorkerSpec
@@ -112,11 +112,27 @@ class MountingLambdaFunction(LambdaFunction):
             config["FileSystemConfigs"] = self.file_system_configs
         return config
 
+    @property
+    def vpc_config(self) -> dict[str, Any] | None:
+        """moto answers VpcId ``vpc-123abc`` for every function; AWS names the subnets' VPC."""
+        config: dict[str, Any] | None = super().vpc_config
+        if config and config.get("SubnetIds"):
+            from moto.ec2.models import ec2_backends
+
+            subnet = _find_subnet(ec2_backends[self.account_id][self.region], config["SubnetIds"][0])
+            if subnet is not None:
+                config["VpcId"] = subnet.vpc_id
+        return config
+
     def update_configuration(self, config_updates: dict[str, Any]) -> dict[str, Any]:
         if "FileSystemConfigs" in config_updates:
             self.file_system_configs = _check_file_system_configs(config_updates["FileSystemConfigs"])
         result: dict[str, Any] = super().update_configuration(config_updates)
         return result
+
+
+def _find_subnet(ec2: Any, subnet_id: str) -> Any:
+    return next((s for subnets in ec2.subnets.values() for s in subnets.values() if s.id == subnet_id), None)
 
 
 def _check_file_system_configs(configs: list[dict[str, str]] | None) -> list[dict[str, str]]:
@@ -153,6 +169,7 @@ class RunningLambdaBackend(LambdaBackend):
         check_package(direct, self._layer_bytes(spec.get("Layers") or []), "CreateFunction", direct=True)
         publish = bool(spec.pop("Publish", False))
         configs = _check_file_system_configs(spec.pop("FileSystemConfigs", None))
+        self._check_vpc_config(spec.get("VpcConfig"))
         function = super().create_function(spec)
         code_bytes: bytes = getattr(function, "code_bytes", b"") or b""
         if direct is None and code_bytes:  # from S3: only the unzipped limit applies
@@ -165,6 +182,7 @@ class RunningLambdaBackend(LambdaBackend):
         # Same object, one more field (moto builds LambdaFunction itself, so we re-class it here).
         setattr(function, "__class__", MountingLambdaFunction)  # noqa: B010
         function.file_system_configs = configs  # type: ignore[attr-defined]
+        self._network_interfaces(function.function_name)
         if publish:
             published = self.publish_version(spec["FunctionName"])
             if published is not None:
@@ -184,17 +202,68 @@ class RunningLambdaBackend(LambdaBackend):
     def update_function_configuration(
         self, function_name: str, qualifier: str, body: dict[str, Any]
     ) -> dict[str, Any] | None:
+        if "VpcConfig" in body:
+            self._check_vpc_config(body["VpcConfig"])
         result = super().update_function_configuration(function_name, qualifier, body)
         function = self.get_function(function_name, qualifier)
         context.current().pool.retire(function.function_arn)
+        self._network_interfaces(function.function_name)
         return result
 
     def delete_function(self, function_name: str, qualifier: str | None = None) -> None:
         function = self.get_function(function_name, qualifier)
         arn = function.function_arn
+        name = function.function_name
         super().delete_function(function_name, qualifier)
         if qualifier is None:
             context.current().pool.retire(arn)  # workers die with their function
+        self._network_interfaces(name)
+
+    # -- VPC network interfaces (only when the emulator's ENI release delay is set) -----------------
+
+    def _ec2(self) -> Any:
+        from moto.ec2.models import ec2_backends
+
+        return ec2_backends[self.account_id][self.region_name]
+
+    def _check_vpc_config(self, vpc_config: dict[str, Any] | None) -> None:
+        """Subnets and security groups must exist, or CreateFunction fails as on AWS."""
+        if context.current().lambda_eni_release_s <= 0 or not lambda_eni.combinations(vpc_config):
+            return
+        ec2 = self._ec2()
+        for subnet_id in (vpc_config or {}).get("SubnetIds") or []:
+            if _find_subnet(ec2, subnet_id) is None:
+                raise InvalidParameterValueException(
+                    "Error occurred while DescribeSubnets. EC2 Error Code: InvalidSubnetID.NotFound. "
+                    f"EC2 Error Message: The subnet ID '{subnet_id}' does not exist"
+                )
+        for group_id in (vpc_config or {}).get("SecurityGroupIds") or []:
+            if ec2.get_security_group_from_id(group_id) is None:
+                raise InvalidParameterValueException(
+                    "Error occurred while DescribeSecurityGroups. EC2 Error Code: InvalidGroup.NotFound. "
+                    f"EC2 Error Message: The security group '{group_id}' does not exist"
+                )
+
+    def _network_interfaces(self, function_name: str) -> None:
+        """Bring the function's Hyperplane ENIs in line with the VpcConfig of all its versions: new
+        pairs get one (or share one), pairs no longer used are released after the delay."""
+        release_s = context.current().lambda_eni_release_s
+        if release_s <= 0:
+            return
+        versions = self._versions_of(function_name)
+        wanted: set[tuple[str, frozenset[str]]] = set()
+        for version in versions:
+            wanted |= lambda_eni.combinations(getattr(version, "_vpc_config", None))
+        ec2 = self._ec2()
+        lambda_eni.attach(ec2, function_name, wanted)
+        lambda_eni.detach(ec2, function_name, wanted, release_s)
+
+    def _versions_of(self, function_name: str) -> list[LambdaFunction]:
+        """$LATEST and the published versions of a function (none once it is deleted)."""
+        entry = self._lambdas._functions.get(function_name)
+        if not entry:
+            return []
+        return [version for version in (entry["latest"], *entry.get("versions", [])) if version is not None]
 
     def invoke(
         self, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any

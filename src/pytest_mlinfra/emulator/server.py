@@ -11,6 +11,7 @@ one, and each stops only the Lambda workers it started. moto's state is reset wh
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import tempfile
@@ -22,6 +23,21 @@ from typing import Any
 from pytest_mlinfra.errors import MlinfraError
 from pytest_mlinfra.ports import check_port_free
 
+ENI_RELEASE_ENV = "MLINFRA_LAMBDA_ENI_RELEASE_S"
+
+
+def eni_release_delay(value: float | None) -> float:
+    """Seconds a VPC Lambda's ENIs stay in use after the function (0: off), else from the environment."""
+    raw = os.environ.get(ENI_RELEASE_ENV, "").strip() if value is None else str(value)
+    try:
+        delay = float(raw) if raw else 0.0
+    except ValueError:
+        delay = -1.0
+    if not 0 <= delay < float("inf"):
+        where = f"{ENI_RELEASE_ENV}={raw}" if value is None else f"lambda ENI release delay {raw}"
+        raise MlinfraError(f"{where} is not a number of seconds", "give 0 (off) or the seconds, e.g. 30")
+    return delay
+
 
 class EmbeddedAWS:
     """An AWS endpoint for boto3, the AWS CLI and the Terraform AWS provider, offline.
@@ -31,7 +47,10 @@ class EmbeddedAWS:
     ``port=0`` picks a free port. Only 127.0.0.1-style local hosts make sense.
     ``lambda_concurrency`` caps the execution environments running at once (functions without
     reserved concurrency; default :func:`~pytest_mlinfra.emulator.lambda_pool.default_concurrency`);
-    idle environments are reaped after ``keep_warm_s``.
+    idle environments are reaped after ``keep_warm_s``. ``lambda_eni_release_s`` > 0 gives VPC
+    functions their Hyperplane ENIs, kept in use that many seconds after the function is deleted
+    (AWS: tens of minutes; default: env ``MLINFRA_LAMBDA_ENI_RELEASE_S``, else 0, no ENIs;
+    :mod:`~pytest_mlinfra.emulator.lambda_eni`).
     """
 
     def __init__(
@@ -41,11 +60,13 @@ class EmbeddedAWS:
         port: int = 0,
         lambda_concurrency: int | None = None,
         keep_warm_s: float | None = None,
+        lambda_eni_release_s: float | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.lambda_concurrency = lambda_concurrency
         self.keep_warm_s = keep_warm_s
+        self.lambda_eni_release_s = eni_release_delay(lambda_eni_release_s)
         self._owns_state_dir = not state_dir
         # Created by start() (not here), so an emulator that never starts leaves nothing behind.
         own = Path(tempfile.gettempdir()) / f"mlinfra-aws-{secrets.token_hex(6)}"
@@ -95,7 +116,10 @@ class EmbeddedAWS:
         self.port = int(server.server_address[1])
         self._server = server
         self._state = context.EmulatorState(
-            self.state_dir, self.endpoint_url, WorkerPool(self.lambda_concurrency, self.keep_warm_s)
+            self.state_dir,
+            self.endpoint_url,
+            WorkerPool(self.lambda_concurrency, self.keep_warm_s),
+            self.lambda_eni_release_s,
         )
         context.push(self._state)
         self._thread = threading.Thread(target=server.serve_forever, name="mlinfra-aws", daemon=True)

@@ -27,12 +27,22 @@ class LocalTarget(Target):
     outlives_session = False
 
     def __init__(
-        self, state_dir: Path, region: str = "us-east-1", port: int = 0, lambda_concurrency: int | None = None
+        self,
+        state_dir: Path,
+        region: str = "us-east-1",
+        port: int = 0,
+        lambda_concurrency: int | None = None,
+        lambda_eni_release_s: float | None = None,
     ) -> None:
         from pytest_mlinfra.emulator import EmbeddedAWS  # moto: imported once the target is used
 
         self.region = region
-        self.aws = EmbeddedAWS(state_dir=state_dir, port=port, lambda_concurrency=lambda_concurrency)
+        self.aws = EmbeddedAWS(
+            state_dir=state_dir,
+            port=port,
+            lambda_concurrency=lambda_concurrency,
+            lambda_eni_release_s=lambda_eni_release_s,
+        )
         self.attached: EmulatorProcess | None = None
         self._started = False
 
@@ -48,6 +58,7 @@ class LocalTarget(Target):
             region=settings.region,
             port=settings.port,
             lambda_concurrency=settings.lambda_concurrency,
+            lambda_eni_release_s=settings.lambda_eni_release_s,
         )
 
     @classmethod
