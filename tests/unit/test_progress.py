@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pytest_mlinfra.terraform.progress import TerraformProgress
+from pytest_mlinfra.terraform.progress import ENI_HINT, TerraformProgress, shown_at
 
 DATA = Path(__file__).parent / "data" / "terraform"
 
@@ -73,3 +73,44 @@ def test_still_running_events_and_noise_lines() -> None:
         )
     )
     assert lines == ["apply 0/? aws_efs_file_system.models[0] still creating (10 s)"]
+
+
+def test_subnets_and_groups_waiting_for_a_deleted_functions_enis_say_why() -> None:
+    progress, lines = _read("destroy-vpc-lambda-eni.jsonl", "destroy")
+    assert (progress.total, progress.done) == (6, 6)
+    waiting = [line for line in lines if " still destroying " in line]
+    assert {line.split()[2] for line in waiting} == {
+        "aws_subnet.private[0]",
+        "aws_subnet.private[1]",
+        "aws_security_group.lambda",
+    }
+    assert all(line.endswith(f"; {ENI_HINT})") for line in waiting), waiting
+    group = [line for line in waiting if "aws_security_group.lambda" in line]
+    # Terraform reported it at 10..80 s; past the first minute only every 30 s is shown.
+    assert [line.split("(")[1].split()[0] for line in group] == ["10", "20", "30", "40", "50", "60"]
+    assert lines[-1].startswith("destroy 6/6 aws_vpc.this")
+
+
+def test_no_eni_hint_without_a_deleted_function_or_for_other_resources() -> None:
+    lines: list[str] = []
+    progress = TerraformProgress("destroy", emit=lines.append)
+    for address, kind in (("aws_subnet.a", "aws_subnet"), ("aws_efs_file_system.b", "aws_efs_file_system")):
+        hook = {
+            "resource": {"addr": address, "resource_type": kind},
+            "action": "delete",
+            "elapsed_seconds": 10,
+        }
+        progress.feed(
+            json.dumps({"type": "apply_progress", "@timestamp": "2026-12-01T20:00:10Z", "hook": hook})
+        )
+    assert lines == [
+        "destroy 0/? aws_subnet.a still destroying (10 s)",
+        "destroy 0/? aws_efs_file_system.b still destroying (10 s)",
+    ]
+
+
+def test_long_waits_are_reported_less_often() -> None:
+    shown = [seconds for seconds in range(10, 2701, 10) if shown_at(seconds)]
+    assert shown[:6] == [10, 20, 30, 40, 50, 60] and shown[6:9] == [90, 120, 150]
+    assert 600 in shown and 630 not in shown and 660 in shown
+    assert len(shown) == 6 + 18 + 35, "45 min of waiting: 59 lines per resource, not 270"

@@ -6,6 +6,12 @@ Terraform already tells, line by line, which resource started and completed and 
 reads those events: it counts completed resources against the plan's total, keeps each resource's
 span for the report's timeline, and keeps the error diagnostics so a failure reads as one line.
 It works on any iterable of lines, live (a per-line callback) or afterwards (a recorded log).
+
+A resource that takes long says so: Terraform reports it every 10 s, shown each time for the first
+minute, then every 30 s, then every minute past 10 min (a 45 min wait stays readable in a CI log).
+Subnets and security groups destroyed along with a Lambda function say why they may take that
+long: AWS keeps a VPC function's network interfaces for up to ~40 min after the function is gone
+(hashicorp/terraform-provider-aws#10329).
 """
 
 from __future__ import annotations
@@ -20,6 +26,19 @@ from pytest_mlinfra.terraform.diagnostics import Diagnostic
 
 _NOT_CHANGES = {"noop", "read", "move"}  # planned_change actions that change no resource
 _ACTION_ING = {"create": "creating", "delete": "destroying", "update": "modifying", "replace": "replacing"}
+# Held by a deleted VPC function's network interfaces until AWS releases them.
+ENI_HELD_TYPES = ("aws_subnet", "aws_security_group")
+ENI_HINT = "a deleted VPC Lambda's network interfaces are released by AWS, which can take up to ~40 min"
+
+
+def shown_at(elapsed_s: float) -> bool:
+    """Whether a "still ..." report at ``elapsed_s`` seconds is shown (Terraform sends one per 10 s)."""
+    seconds = round(elapsed_s)
+    if seconds <= 60:
+        return True
+    if seconds <= 600:
+        return seconds % 30 < 10
+    return seconds % 60 < 10
 
 
 @dataclass(frozen=True)
@@ -35,6 +54,12 @@ class ResourceSpan:
     @property
     def seconds(self) -> float:
         return self.end - self.start
+
+
+def _resource_type(event_part: dict[str, Any]) -> str:
+    """The ``resource_type`` of a hook or planned change (``aws_subnet`` for ``module.m.aws_subnet.a[0]``)."""
+    resource = event_part.get("resource", {})
+    return str(resource.get("resource_type", ""))
 
 
 def _epoch(timestamp: str) -> float:
@@ -58,6 +83,7 @@ class TerraformProgress:
     summary: str = ""
     planned: list[tuple[str, str]] = field(default_factory=list)  # (address, action) the plan changes
     _started: dict[str, tuple[str, float]] = field(default_factory=dict)
+    _lambda_deleted: bool = False  # this run deletes a Lambda function (its ENIs may hold subnets)
 
     def feed_all(self, lines: Iterable[str]) -> TerraformProgress:
         for line in lines:
@@ -89,6 +115,8 @@ class TerraformProgress:
             action = str(change.get("action", ""))
             if action not in _NOT_CHANGES:
                 self.planned.append((str(change.get("resource", {}).get("addr", "?")), action))
+            if action in ("delete", "replace") and _resource_type(change) == "aws_lambda_function":
+                self._lambda_deleted = True
         elif kind == "diagnostic":
             raw = event.get("diagnostic", {})
             if raw.get("severity", event.get("@level")) != "error":
@@ -107,6 +135,8 @@ class TerraformProgress:
             if action == "read":
                 return
             address = str(hook.get("resource", {}).get("addr", "?"))
+            if action == "delete" and _resource_type(hook) == "aws_lambda_function":
+                self._lambda_deleted = True
             self._hook(kind, address, action, _epoch(str(event["@timestamp"])), hook)
 
     def _hook(self, kind: str, address: str, action: str, at: float, hook: dict[str, Any]) -> None:
@@ -115,7 +145,14 @@ class TerraformProgress:
             return
         if kind == "apply_progress":
             elapsed = float(hook.get("elapsed_seconds", 0))
-            self.emit(f"{self._count()} {address} still {_ACTION_ING.get(action, action)} ({elapsed:.0f} s)")
+            if not shown_at(elapsed):
+                return
+            why = ""
+            if action == "delete" and self._lambda_deleted and _resource_type(hook) in ENI_HELD_TYPES:
+                why = f"; {ENI_HINT}"
+            self.emit(
+                f"{self._count()} {address} still {_ACTION_ING.get(action, action)} ({elapsed:.0f} s{why})"
+            )
             return
         action, start = self._started.pop(address, (action, at))
         ok = kind == "apply_complete"
