@@ -11,8 +11,8 @@ groups -> subnets -> route tables/gateways -> VPC -> bucket (emptied) -> roles -
 
 A VPC-attached Lambda's ENIs outlive the function on AWS for up to tens of minutes
 (hashicorp/terraform-provider-aws#10329): security groups and subnets then answer
-``DependencyViolation``. The sweep retries those with a progress line each ``progress_s`` until
-``timeout_s`` (45 min by default), never a silent hang.
+``DependencyViolation``. The sweep retries those with a progress line at the first refusal, then
+each ``progress_s``, until ``timeout_s`` (45 min by default), never a silent hang.
 """
 
 from __future__ import annotations
@@ -235,7 +235,8 @@ class Sweep:
         """Delete, retrying while dependencies (Lambda ENIs, mount targets) are being released."""
         from botocore.exceptions import ClientError
 
-        started = last_progress = time.monotonic()
+        started = time.monotonic()
+        last_progress: float | None = None  # the first refusal is said at once, then every progress_s
         while True:
             try:
                 self.delete(resource)
@@ -249,11 +250,11 @@ class Sweep:
                         f"{resource.kind} {resource.ident} still in use after {waited:.0f} s ({_code(exc)})",
                         f"run mlinfra reap {self.run_id} again later",
                     ) from None
-                if time.monotonic() - last_progress >= self.progress_s or waited == 0:
+                if last_progress is None or time.monotonic() - last_progress >= self.progress_s:
                     self.log(
                         f"  waiting for {resource.kind} {resource.ident} to lose its dependencies "
-                        f"({_code(exc)}; Lambda ENIs can take tens of minutes): "
-                        f"{waited:.0f} s of {self.timeout_s:.0f} s"
+                        f"({_code(exc)}; a deleted VPC Lambda's network interfaces can hold it for up "
+                        f"to ~40 min): {waited:.0f} s of {self.timeout_s:.0f} s"
                     )
                     last_progress = time.monotonic()
                 time.sleep(self.retry_s)

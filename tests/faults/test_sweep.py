@@ -1,0 +1,119 @@
+"""The tag sweep against a VPC function whose network interfaces outlive it (the embedded AWS with a
+Lambda ENI release delay): security groups and subnets are retried with progress lines until the
+ENIs are released, and past the sweep's limit it says what remains and what to do.
+
+The emulator's ENI clock is driven by the test (released when the sweep says it waits), so nothing
+here depends on how fast the machine is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from pytest_mlinfra.emulator import EmbeddedAWS, lambda_eni
+from pytest_mlinfra.settings import RUN_ID_TAG
+from pytest_mlinfra.sweep import Sweep, _EndpointTarget
+
+DELAY_S = 1800.0
+
+
+class Clock:
+    now = 5000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr(lambda_eni, "_now", fake)
+    return fake
+
+
+@pytest.fixture
+def aws(tmp_path: Path, clock: Clock) -> Iterator[EmbeddedAWS]:
+    with EmbeddedAWS(state_dir=tmp_path / "aws", lambda_eni_release_s=DELAY_S) as emulator:
+        yield emulator
+
+
+def _zip() -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", "def handler(event, context):\n    return event\n")
+    return buffer.getvalue()
+
+
+def _deploy(aws: EmbeddedAWS, run_id: str) -> dict[str, Any]:
+    """What a VPC stack of run ``run_id`` leaves when its state is lost: all tagged with the run id."""
+    session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing")
+
+    def client(service: str) -> Any:
+        return session.client(service, endpoint_url=aws.endpoint_url, region_name="us-east-1")
+
+    tags = [{"Key": RUN_ID_TAG, "Value": run_id}, {"Key": "Name", "Value": run_id}]
+
+    def spec(kind: str) -> list[dict[str, Any]]:
+        return [{"ResourceType": kind, "Tags": tags}]
+
+    ec2 = client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.60.0.0/16", TagSpecifications=spec("vpc"))["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.60.1.0/24", TagSpecifications=spec("subnet"))
+    group = ec2.create_security_group(
+        GroupName=f"{run_id}-fn", Description="fn", VpcId=vpc, TagSpecifications=spec("security-group")
+    )["GroupId"]
+    role = client("iam").create_role(RoleName=f"{run_id}-fn", AssumeRolePolicyDocument="{}", Tags=tags)
+    client("lambda").create_function(
+        FunctionName=f"{run_id}-fn",
+        Runtime="python3.11",
+        Role=role["Role"]["Arn"],
+        Handler="app.handler",
+        Code={"ZipFile": _zip()},
+        VpcConfig={"SubnetIds": [subnet["Subnet"]["SubnetId"]], "SecurityGroupIds": [group]},
+        Tags={RUN_ID_TAG: run_id},
+    )
+    return {"group": group, "subnet": subnet["Subnet"]["SubnetId"], "vpc": vpc}
+
+
+def test_sweep_waits_for_the_enis_with_progress_lines(aws: EmbeddedAWS, clock: Clock) -> None:
+    made = _deploy(aws, "rsweep01")
+    lines: list[str] = []
+
+    def log(line: str) -> None:
+        lines.append(line)
+        if "waiting for" in line:  # AWS releases the ENIs while the sweep waits
+            clock.now += DELAY_S + lambda_eni.AVAILABLE_S
+
+    target = _EndpointTarget("local", aws.endpoint_url, "us-east-1")
+    sweep = Sweep(target, "rsweep01", log=log, retry_s=0.05)
+    deleted = sweep.run()
+    assert [r.kind for r in deleted] == ["lambda-function", "security-group", "subnet", "vpc", "iam-role"]
+    waiting = [line for line in lines if "waiting for" in line]
+    assert len(waiting) == 1, lines
+    assert f"security-group {made['group']}" in waiting[0] and "DependencyViolation" in waiting[0]
+    assert "of 2700 s" in waiting[0], "the documented limit: 45 min"
+    assert sweep.find() == []
+
+
+def test_sweep_past_its_limit_says_what_remains(aws: EmbeddedAWS) -> None:
+    made = _deploy(aws, "rsweep02")
+    lines: list[str] = []
+    target = _EndpointTarget("local", aws.endpoint_url, "us-east-1")
+    sweep = Sweep(target, "rsweep02", log=lines.append, timeout_s=0.3, progress_s=0.1, retry_s=0.05)
+    deleted = sweep.run()
+    assert [r.kind for r in deleted] == ["lambda-function", "iam-role"]
+    gave_up = [line for line in lines if "still in use after" in line]
+    assert [line.split()[1] for line in gave_up] == [made["group"], made["subnet"], made["vpc"]], lines
+    assert all(
+        "DependencyViolation" in line and "run mlinfra reap rsweep02 again later" in line for line in gave_up
+    )
+    assert len([line for line in lines if "waiting for" in line]) >= 3, "progress while it waits"
+    assert sorted(r.kind for r in sweep.find()) == ["security-group", "subnet", "vpc"]
