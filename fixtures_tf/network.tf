@@ -26,6 +26,12 @@ resource "aws_subnet" "private" {
   tags = {
     Name = "${var.name_prefix}-private-${count.index}"
   }
+
+  # The function's network interfaces outlive it on AWS for up to ~40 min (P99 ~35 min,
+  # hashicorp/terraform-provider-aws#10329); the provider waits for them within this timeout.
+  timeouts {
+    delete = "45m"
+  }
 }
 
 resource "aws_security_group" "lambda" {
@@ -43,6 +49,10 @@ resource "aws_security_group" "lambda" {
 
   tags = {
     Name = "${var.name_prefix}-lambda"
+  }
+
+  timeouts {
+    delete = "45m" # held by the function's network interfaces, like the subnets
   }
 }
 
@@ -77,5 +87,9 @@ resource "aws_security_group" "efs" {
 
   tags = {
     Name = "${var.name_prefix}-efs"
+  }
+
+  timeouts {
+    delete = "45m" # like the subnets: the network interfaces of services in the VPC can hold it a while
   }
 }
