@@ -326,7 +326,8 @@ class Settings:
     )
     lambda_eni_release_s: float = setting(
         "local target: seconds a VPC function's network interfaces stay in use after it is deleted, "
-        "holding its subnets and security groups as on AWS (up to ~40 min there); 0: no such ENIs",
+        "holding its subnets and security groups as on AWS (up to ~40 min there); 0: no such ENIs; "
+        "an `mlinfra up` service has its own (`mlinfra up --lambda-eni-release-s N`)",
         default=0.0,
         parse=_seconds,
         env="MLINFRA_LAMBDA_ENI_RELEASE_S",
