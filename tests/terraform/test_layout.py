@@ -43,6 +43,15 @@ def test_stack_without_outside_modules_copies_only_itself(tmp_path: Path, small_
     assert _tree(tmp_path) == {"main.tf"}
 
 
+def test_runs_dir_inside_the_stack_folder_is_not_copied_into_itself(tmp_path: Path) -> None:
+    # --mlinfra-runs-dir=runs next to main.tf: the copy lands inside the folder being copied.
+    (tmp_path / "main.tf").write_text("")
+    (tmp_path / "runs" / "r-older").mkdir(parents=True)
+    dest = tmp_path / "runs" / "r1" / "stack"
+    StackLayout.discover(tmp_path).copy_to(dest)
+    assert _tree(dest) == {"main.tf"}
+
+
 def test_working_data_state_and_big_files_are_skipped(tmp_path: Path) -> None:
     stack = tmp_path / "repo" / "stack"
     (stack / ".terraform" / "providers").mkdir(parents=True)

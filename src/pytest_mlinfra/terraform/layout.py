@@ -105,12 +105,16 @@ class StackLayout:
     def copy_to(self, dest: Path) -> list[Path]:
         """Copy the reached folders under ``dest`` with their layout; return the files skipped for size."""
         too_big: list[Path] = []
+        # A runs dir inside the stack folder (--mlinfra-runs-dir=runs next to main.tf) holds the copy
+        # itself: copying it would recurse without end. The folders on the way to ``dest`` stay out.
+        inside = {dest.resolve(), *dest.resolve().parents}
 
         def ignore(directory: str, names: list[str]) -> set[str]:
             skipped = set()
             for name in names:
                 path = Path(directory) / name
-                if name in SKIPPED_NAMES or name in SKIPPED_FILES or name.endswith(SKIPPED_SUFFIXES):
+                generated = name in SKIPPED_NAMES or name in SKIPPED_FILES or name.endswith(SKIPPED_SUFFIXES)
+                if generated or path.resolve() in inside:
                     skipped.add(name)
                 elif path.is_file() and path.stat().st_size > MAX_FILE_BYTES:
                     too_big.append(path)
