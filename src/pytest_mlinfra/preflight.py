@@ -84,10 +84,21 @@ def needed_outputs(fixtures: Collection[str], model_on_efs: bool) -> list[str]:
     return needed
 
 
-def check_outputs(stack_dir: Path, fixtures: Collection[str], model_on_efs: bool) -> None:
-    missing = [
-        name for name in needed_outputs(fixtures, model_on_efs) if name not in declared_outputs(stack_dir)
-    ]
+def check_outputs(
+    stack_dir: Path,
+    fixtures: Collection[str],
+    model_on_efs: bool,
+    have: Collection[str] | None = None,
+    needed: Collection[str] | None = None,
+) -> None:
+    """The contract outputs ``fixtures`` read that the stack does not declare, as one line.
+
+    ``have``: the outputs of the applied stack (plain :class:`~pytest_mlinfra.run.Run` users, whose
+    fixtures are not known before the deploy); default: the outputs the stack's files declare.
+    ``needed``: only these outputs (default: all that the fixtures read)."""
+    present = declared_outputs(stack_dir) if have is None else set(have)
+    wanted = needed_outputs(fixtures, model_on_efs) if needed is None else list(needed)
+    missing = [name for name in wanted if name not in present]
     if not missing:
         return
     users = sorted((MODEL_FIXTURES | FUNCTION_FIXTURES) & set(fixtures))

@@ -466,6 +466,7 @@ class Run:
         stack = self.deployed_stack()
         if self.settings.model_path is None:
             raise MlinfraError("no model artifact configured", "set --mlinfra-model or the mlinfra_model ini")
+        self.check_outputs(stack, "mlinfra_model")
         started = time.perf_counter()
         try:
             syncer = ModelSync(
@@ -501,6 +502,15 @@ class Run:
             self.sync_execution = syncer.execution
             self.timer.record("sync", started)
 
+    def check_outputs(self, stack: Stack, fixture: str, needed: tuple[str, ...] | None = None) -> None:
+        """The contract outputs ``fixture`` reads, present in the applied stack (the pre-flight's line:
+        plain ``Run`` users get it here, the plugin's sessions already before the deploy)."""
+        from pytest_mlinfra import preflight
+
+        preflight.check_outputs(
+            stack.source, {fixture}, self.model_on_efs(), have=stack.outputs.keys(), needed=needed
+        )
+
     def package_sync(self, outputs: Any) -> PackageSync | None:
         """The function's EFS packages (``mlinfra_efs_packages``), None when it has none."""
         if not self.settings.efs_packages:
@@ -521,6 +531,7 @@ class Run:
         from botocore.config import Config
 
         stack = self.deployed_stack()
+        self.check_outputs(stack, "mlinfra_function", needed=("function_name",))
         timeout = Config(read_timeout=self.settings.timeout_s + 30, retries={"max_attempts": 1})
         client = self.target.client("lambda", config=timeout)
         return FunctionClient(client, str(stack.outputs["function_name"]), latencies=self.latencies)

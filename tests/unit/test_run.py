@@ -45,3 +45,27 @@ def test_targets_are_built_by_name(tmp_path: Path) -> None:
 def test_run_without_pytest_has_the_plugins_defaults() -> None:
     """``Run(Settings())`` behaves as the plugin does with nothing set (the latency budget included)."""
     assert Settings().latency_budgets == {"p50": 250.0, "p95": 1000.0, "p99": 2000.0, "cold": 30000.0}
+
+
+@pytest.mark.parametrize("model_source", ["s3", "efs"])
+def test_plain_sync_model_on_a_stack_without_contract_outputs_is_the_preflight_line(
+    tmp_path: Path, model_source: str
+) -> None:
+    """``Run.sync_model()`` without pytest (no fixtures known before the deploy): the applied stack's
+    outputs are checked as the pre-flight checks the declared ones, no raw KeyError from sync.py."""
+    model = tmp_path / "model.pt"
+    model.write_bytes(b"weights")
+    run = Run(Settings(model_path=model, model_source=model_source, runs_dir=tmp_path))
+    stack = _stack(tmp_path)
+    stack.outputs, stack.applied = {"model_key": "models/", "function_name": "f"}, True
+    run.stack = stack
+    with pytest.raises(MlinfraError) as caught:
+        run.sync_model()
+    missing = "bucket_name" if model_source == "s3" else "bucket_name, datasync_task_arn, efs_file_system_id"
+    assert str(caught.value) == (
+        f"the stack {stack.source} lacks output {missing}, which mlinfra_model need(s). declare output "
+        f"{missing} in the stack (the contract in DESIGN.md)"
+    )
+    stack.outputs = {"bucket_name": "b", "model_key": "models/"}
+    with pytest.raises(MlinfraError, match="lacks output function_name, which mlinfra_function need"):
+        run.function()
