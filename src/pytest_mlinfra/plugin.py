@@ -418,8 +418,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     lines.append(f"mlinfra: stack {settings.stack_dir}")
     from pytest_mlinfra.runtimes import python_mismatch
 
-    mismatch = python_mismatch(settings.runtime)
-    if mismatch is not None:
+    mismatch = python_mismatch(settings.runtime) if settings.runtime else None
+    if mismatch is not None:  # a default runtime is known after init: said in the summary
         lines.append(f"mlinfra: {mismatch}")
     if settings.efs_packages:
         from pytest_mlinfra.packages import packages_line

@@ -29,7 +29,7 @@ from pytest_mlinfra.latency import LatencyLog, Sample
 from pytest_mlinfra.ledger import Ledger
 from pytest_mlinfra.packages import PACKAGES_DIR, PackageReport, PackageSync, stand_in_honoured
 from pytest_mlinfra.packaging import build_zip
-from pytest_mlinfra.runtimes import runtime_notice
+from pytest_mlinfra.runtimes import RuntimeChoice, check_runtime, default_runtime, python_mismatch
 from pytest_mlinfra.settings import RUN_ID_TAG, Settings
 from pytest_mlinfra.sharing import SessionShare
 from pytest_mlinfra.sync import ModelSync, SyncedModel
@@ -38,7 +38,7 @@ from pytest_mlinfra.targets.base import Target
 from pytest_mlinfra.terraform.progress import ResourceSpan
 from pytest_mlinfra.terraform.source import check_stack_dir
 from pytest_mlinfra.terraform.stack import Stack, StageTimer
-from pytest_mlinfra.terraform.toolchain import Toolchain, cache_root, find_terraform
+from pytest_mlinfra.terraform.toolchain import AWS_PROVIDER, Toolchain, cache_root, find_terraform
 
 if TYPE_CHECKING:
     from pytest_mlinfra.audit import Finding
@@ -128,6 +128,7 @@ class Run:
         self.audit_reused = False  # the findings are a kept stack's last audit of this very state
         self.reapplied: list[tuple[str, str]] | None = None  # a reused stack's diff (None: no reuse)
         self.packages: PackageReport | None = None  # the function's EFS packages, once synced
+        self.runtime: RuntimeChoice | None = None  # decided after init (the default follows the provider)
         # Fixtures the session's tests request (the plugin fills it at collection): pre-flight
         # checks the outputs they read. Plain-object users may set it; empty checks no outputs.
         self.fixtures: set[str] = set()
@@ -214,7 +215,7 @@ class Run:
             "tags": s.cost_tags(),
             "region": s.region,
             "lambda_handler": s.handler,
-            "lambda_runtime": s.runtime,
+            "lambda_runtime": self.runtime.runtime if self.runtime is not None else s.runtime,
             "lambda_memory_mb": s.memory_mb,
             "lambda_timeout_s": s.timeout_s,
             "enable_efs": self.model_on_efs(),
@@ -291,9 +292,6 @@ class Run:
             self.ledger.write()
         stack = self._new_stack(source, variables=self.stack_variables(), env=target.credentials_env())
         self.stack = stack
-        notice = runtime_notice(self.settings.runtime)
-        if notice is not None:  # mlinfra_runtime_check = error refuses it before anything runs
-            warnings.warn(f"mlinfra: {notice}", RuntimeNotice, stacklevel=2)
         if reused is not None:
             with _state_set_aside(stack.tfdir):
                 stack.prepare()
@@ -301,6 +299,7 @@ class Run:
             stack.prepare()
         stack.init()
         self.log(f"mlinfra: provider {stack.provider_line()}")
+        self.decide_runtime(stack)
         self.preflight_validate(stack)
         if before_apply is not None:
             before_apply(stack)
@@ -319,6 +318,28 @@ class Run:
         reused.save()
         self.log(f"mlinfra: reused {self.run_id}: {describe_changes(changes)}")
         return stack
+
+    def decide_runtime(self, stack: Stack) -> RuntimeChoice | None:
+        """The stack's ``lambda_runtime``, once init selected the provider: the user's, or the newest
+        the selected hashicorp/aws accepts and AWS still allows for new functions. Refuses (one line,
+        before apply) what the provider or, on ``aws``, AWS would refuse; warns of the rest.
+        None: the stack declares no ``lambda_runtime`` (its runtime is its own business)."""
+        if "lambda_runtime" not in stack.declared_variables():
+            return None
+        version = stack.installed.get(AWS_PROVIDER)  # read from the lock file init wrote
+        explicit = self.settings.runtime is not None
+        runtime = self.settings.runtime or default_runtime(version)
+        choice = RuntimeChoice(runtime, version, explicit)
+        self.runtime = choice
+        self.log(f"mlinfra: {choice.describe()}")
+        notice = check_runtime(runtime, self.settings.target, self.settings.runtime_check, version, explicit)
+        if notice is not None:
+            warnings.warn(f"mlinfra: {notice}", RuntimeNotice, stacklevel=3)
+        mismatch = python_mismatch(runtime)
+        if not explicit and mismatch is not None:  # an explicit one is said in the report header
+            self.log(f"mlinfra: {mismatch}")
+        stack.set_variable("lambda_runtime", runtime)
+        return choice
 
     def _find_kept(self, source: Path, target: Target) -> KeptStack | None:
         """--mlinfra-reuse: take the kept stack of this source on this target (its run id, run dir

@@ -226,7 +226,10 @@ class Settings:
     region: str = setting("AWS region to deploy into", default="us-east-1")
     handler_dir: Path | None = setting("directory zipped into the Lambda package", kind="path")
     handler: str = setting("Lambda handler, module.function", default="model.predict")
-    runtime: str = setting("Lambda runtime declared in the stack", default="python3.8")
+    runtime: str | None = setting(
+        "Lambda runtime passed to the stack (lambda_runtime)",
+        shown="the newest the selected hashicorp/aws accepts and AWS allows for new functions",
+    )
     package_include: tuple[str, ...] = setting(
         "globs (relative to the handler dir) zipped into the Lambda (repeatable)",
         default=(),
@@ -297,7 +300,8 @@ class Settings:
         metavar="DIST,...",
     )
     runtime_check: str = setting(
-        "a declared Lambda runtime AWS no longer accepts for new functions: warn or error",
+        "a Lambda runtime AWS no longer accepts for new functions, on local/localstack: warn or error "
+        "(the aws target always refuses it before apply)",
         default="warn",
         choices=("warn", "error"),
     )
@@ -428,13 +432,10 @@ class Settings:
                     "the HTML report draws its plots with matplotlib, which is not installed",
                     "pip install 'pytest-mlinfra[report]', or drop --mlinfra-report",
                 )
-        from pytest_mlinfra.runtimes import runtime_notice
+        if self.runtime is not None:  # a default runtime is checked once init selected the provider
+            from pytest_mlinfra.runtimes import check_runtime
 
-        notice = runtime_notice(self.runtime)
-        if notice is not None and self.runtime_check == "error":
-            raise MlinfraError(
-                notice, "declare a runtime AWS accepts (mlinfra_runtime_check = warn allows it)"
-            )
+            check_runtime(self.runtime, self.target, self.runtime_check)
         from pytest_mlinfra.suites import suite_path
         from pytest_mlinfra.targets import target_class
 

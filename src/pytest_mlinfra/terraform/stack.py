@@ -76,6 +76,11 @@ def _json_in_error(exc: tftest.TerraformTestError) -> str:
     return text[start : start + end]
 
 
+def locked_versions(text: str) -> dict[str, str]:
+    """Provider address -> the version init selected, from the text of ``.terraform.lock.hcl``."""
+    return {m["address"]: m["version"] for m in _LOCKED.finditer(text)}
+
+
 def state_resource_count(state: Mapping[str, Any]) -> int:
     """Managed resource instances in a state document (data sources cost nothing and are not counted)."""
     return sum(
@@ -267,9 +272,19 @@ class Stack:
             self.log(f"stack copy: skipped {skipped} (over the size limit for stack files)")
         self.stack_in_copy = layout.stack_in_root
         self.module_dirs = [self.copy_root / module.relative_to(layout.root) for module in layout.modules]
+        self.write_variables()
+
+    def write_variables(self) -> None:
+        """The variables file apply and destroy both read: the declared inputs with a value (None: not
+        decided yet, e.g. the runtime before init, so the stack's default would stand)."""
         declared = self.declared_variables()
-        values = {k: v for k, v in self.variables.items() if k in declared}
+        values = {k: v for k, v in self.variables.items() if k in declared and v is not None}
         (self.tfdir / VARS_FILE).write_text(json.dumps(values, indent=2, sort_keys=True) + "\n")
+
+    def set_variable(self, name: str, value: Any) -> None:
+        """Decide one input after prepare (before apply); destroy reads the same file."""
+        self.variables = {**self.variables, name: value}
+        self.write_variables()
 
     def declared_variables(self) -> set[str]:
         return block_names(self.tfdir, "variable")
@@ -291,7 +306,7 @@ class Stack:
             raise self._provider_error(exc, plan) or exc from None
         lock = self.tfdir / LOCK_FILE
         text = lock.read_text() if lock.exists() else ""
-        self.installed = {m["address"]: m["version"] for m in _LOCKED.finditer(text)}
+        self.installed = locked_versions(text)
         if self.endpoint is not None:
             write_override(self.tfdir, self.provider_schema(), self.endpoint)
 

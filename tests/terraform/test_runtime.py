@@ -1,0 +1,96 @@
+"""The Lambda runtime through the real toolchain: the default follows the provider init selected
+(reported in the summary, passed to the stack), an explicit one wins, and what the provider or AWS
+would refuse is one line before apply."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+HANDLER = Path(__file__).resolve().parents[1] / "stack" / "handler"
+RUNTIME_OF_FUNCTION = """
+def test_function_runtime(mlinfra_stack, mlinfra_target):
+    lam = mlinfra_target.client("lambda")
+    config = lam.get_function_configuration(FunctionName=mlinfra_stack.outputs["function_name"])
+    assert config["Runtime"] == "{runtime}"
+"""
+RUNTIME_VARIABLE = 'variable "lambda_runtime" {\n  type    = string\n  default = "python3.13"\n}\n'
+
+
+def _output(result: pytest.RunResult) -> str:
+    return result.stdout.str() + "\n" + result.stderr.str()
+
+
+def _small_with_runtime(pytester: pytest.Pytester, small_stack: Path) -> Path:
+    stack = pytester.mkdir("stack")
+    (stack / "main.tf").write_text((small_stack / "main.tf").read_text() + RUNTIME_VARIABLE)
+    return stack
+
+
+def test_default_runtime_follows_the_selected_provider(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(RUNTIME_OF_FUNCTION.replace("{runtime}", "python3.8"))
+    result = pytester.runpytest(f"--mlinfra-handler-dir={HANDLER}", "--mlinfra-runs-dir=runs", "-W", "always")
+    output = _output(result)
+    assert result.ret == pytest.ExitCode.OK, output
+    summary = [line for line in output.splitlines() if line.startswith("mlinfra: Lambda runtime python3.8 ")]
+    assert summary == [
+        "mlinfra: Lambda runtime python3.8 (the newest hashicorp/aws 3.39.0 accepts; AWS allows none of "
+        "those for new functions)",
+        "mlinfra: Lambda runtime python3.8 declared; the handler runs on Python "
+        f"{'.'.join(map(str, sys.version_info[:3]))} here (imports and behaviour of other Python versions "
+        "are not checked)",
+    ], output
+    assert "RuntimeNotice: mlinfra: Lambda runtime python3.8: AWS refuses it for new functions" in output
+
+
+def test_explicit_runtime_wins(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(RUNTIME_OF_FUNCTION.replace("{runtime}", "python3.7"))
+    result = pytester.runpytest(
+        f"--mlinfra-handler-dir={HANDLER}", "--mlinfra-runs-dir=runs", "--mlinfra-runtime=python3.7"
+    )
+    output = _output(result)
+    assert result.ret == pytest.ExitCode.OK, output
+    assert "mlinfra: Lambda runtime python3.7 (set by --mlinfra-runtime / mlinfra_runtime)" in output
+
+
+def test_runtime_the_provider_rejects_is_one_line_before_apply(
+    pytester: pytest.Pytester, small_stack: Path
+) -> None:
+    stack = _small_with_runtime(pytester, small_stack)
+    pytester.makepyfile("def test_stack(mlinfra_stack):\n    pass\n")
+    result = pytester.runpytest(
+        f"--mlinfra-stack={stack}", "--mlinfra-runs-dir=runs", "--mlinfra-runtime=python3.12"
+    )
+    output = _output(result)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, output
+    lines = [line for line in output.splitlines() if "is not accepted by hashicorp/aws 3.39.0" in line]
+    assert len(lines) == 1 and "python3.12 needs >= 5.32.0" in lines[0], output
+    assert "DESTROY FAILED" not in output and "Traceback" not in output
+    assert "terraform apply" not in output and "apply failed" not in output, "nothing was applied"
+    assert not list((pytester.path / "runs").rglob("terraform.tfstate"))
+
+
+def test_aws_target_refuses_a_blocked_default_before_apply(
+    pytester: pytest.Pytester, small_stack: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Fake keys and no allow-list: nothing here calls AWS (init is offline, the refusal comes first).
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAFAKEFAKEFAKEFAKE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "fake")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    stack = _small_with_runtime(pytester, small_stack)
+    pytester.makepyfile("def test_stack(mlinfra_stack):\n    pass\n")
+    result = pytester.runpytest(
+        f"--mlinfra-stack={stack}", "--mlinfra-runs-dir=runs", "--mlinfra-target=aws", "--mlinfra-aws-opt-in"
+    )
+    output = _output(result)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, output
+    lines = [line for line in output.splitlines() if "AWS refuses it for new functions since" in line]
+    assert len(lines) == 1, output
+    assert "(target aws)" in lines[0] and "require hashicorp/aws >= 3.55.0" in lines[0], output
+    assert "DESTROY FAILED" not in output and "Traceback" not in output
+    assert "terraform apply" not in output and "apply failed" not in output, "nothing was applied"
+    assert not list((pytester.path / "runs").rglob("terraform.tfstate"))
