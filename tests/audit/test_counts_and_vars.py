@@ -226,3 +226,41 @@ def test_undecidable_count_keeps_clean_resources_clean(write_stack: Callable[...
         audit_hcl(stack, Policy(), variables={"n": RawValue("two", "--var n")})
     findings = audit_hcl(stack, Policy(), variables={"n": RawValue("2", "--var n")})
     assert findings == []
+
+
+def test_community_module_count_gates_are_decided_with_unknown_inputs(
+    write_stack: Callable[..., Path],
+) -> None:
+    # The shape of terraform-aws-modules/vpc v3.x: gates `var.create && length(var.x) > 0 ? n : 0`
+    # where some inputs are unknown to the static audit (a `for` expression, a data source).
+    stack = write_stack(
+        {
+            "main.tf": """
+            data "aws_availability_zones" "z" {}
+            module "vpc" {
+              source          = "./vpc"
+              azs             = slice(data.aws_availability_zones.z.names, 0, 2)
+              private_subnets = [for i in range(2) : cidrsubnet("10.0.0.0/16", 8, i)]
+            }
+            """,
+            "vpc/main.tf": """
+            variable "create_vpc" { default = true }
+            variable "enable_ipv6" { default = false }
+            variable "azs" { default = [] }
+            variable "public_subnets" { default = [] }
+            variable "private_subnets" { default = [] }
+            resource "aws_subnet" "public" {
+              count = var.create_vpc && length(var.public_subnets) > 0 && length(var.azs) > 0 ? 1 : 0
+            }
+            resource "aws_egress_only_internet_gateway" "this" {
+              count = var.create_vpc && var.enable_ipv6 && length(var.private_subnets) > 0 ? 1 : 0
+            }
+            resource "aws_subnet" "private" {
+              count = var.create_vpc && length(var.private_subnets) > 0 ? length(var.private_subnets) : 0
+            }
+            """,
+        }
+    )
+    got = {f.address for f in audit_hcl(stack, Policy())}
+    # Gated off by a known false (no public subnets, no IPv6): not audited, as Terraform creates none.
+    assert got == {"module.vpc.aws_subnet.private"}  # count unknown here: audited once, as "maybe"

@@ -39,6 +39,11 @@ def value_of(expression: str) -> Any:
         ('var.a == "x" ? "yes" : "no"', "yes"),
         ("!true", False),
         ("1 < 2 && 2 >= 2", True),
+        # A known side decides, as in Terraform: count gates of community modules stay decidable.
+        ("false && var.open", False),
+        ("var.open && false", False),
+        ("true || var.open", True),
+        ("length([]) > 0 && length(var.open) > 0 ? 2 : 0", 0),
         ('{ (local.k) = "v" }', {"KK": "v"}),
         ("var.tags.Env", "dev"),
         ('concat(["a"], var.l)', ["a", "a"]),
@@ -59,6 +64,8 @@ def test_evaluated(expression: str, expected: Any) -> None:
         ("jsonencode({ a = 1 })", "jsonencode() is not evaluated"),
         ("var.nope", "var.nope is not defined"),
         ('var.open == "x" ? "a" : "b"', "var.open has no default"),
+        ("true && var.open", "var.open has no default"),
+        ("var.open || false", "var.open has no default"),
         ("merge(var.tags...)", "expanded arguments"),
     ],
 )

@@ -489,6 +489,12 @@ def _index(value: Any, key: Any) -> Any:
 
 
 def _apply(op: str, left: Any, right: Any) -> Any:
+    if op in ("&&", "||"):
+        # As Terraform: a known false decides `&&` and a known true decides `||`, whatever the other
+        # side is (community modules gate resources as `var.create && length(var.x) > 0 ? n : 0`).
+        decisive = op == "||"
+        if any(side is decisive for side in (left, right)):
+            return decisive
     for side in (left, right):
         if isinstance(side, Unknown):
             return side
