@@ -264,3 +264,11 @@ def test_community_module_count_gates_are_decided_with_unknown_inputs(
     got = {f.address for f in audit_hcl(stack, Policy())}
     # Gated off by a known false (no public subnets, no IPv6): not audited, as Terraform creates none.
     assert got == {"module.vpc.aws_subnet.private"}  # count unknown here: audited once, as "maybe"
+
+
+def test_monorepo_test_stack_has_no_findings_from_gated_off_resources() -> None:
+    # Its network module gates untagged public subnets and an internet gateway off, as the vpc
+    # module does; the for-expression input leaves the private subnets' count unknown here.
+    stack = Path(__file__).parents[1] / "stacks" / "monorepo" / "infra" / "live" / "test"
+    tags = RawValue('{ Environment = "test" }', "--var tags")
+    assert audit_hcl(stack, Policy(), variables={"run_id": RawValue("r1", "--var"), "tags": tags}) == []

@@ -27,6 +27,14 @@ def test_monorepo_stack_applies_tests_and_destroys(pytester: pytest.Pytester) ->
             out = mlinfra_stack.outputs
             assert out["bucket_name"] == f"mlinfra-{mlinfra_stack.run_id}-models"  # via ../naming
             assert len(out["subnet_ids"]) == 2 and out["vpc_id"].startswith("vpc-")
+            assert len(out["private_route_table_ids"]) == 1  # gated on a local over list lengths
+            ec2 = mlinfra_target.client("ec2")
+            vpc = [{"Name": "vpc-id", "Values": [out["vpc_id"]]}]
+            attached = [{"Name": "attachment.vpc-id", "Values": [out["vpc_id"]]}]
+            assert ec2.describe_internet_gateways(Filters=attached)["InternetGateways"] == []  # gated off
+            tables = ec2.describe_route_tables(RouteTableIds=out["private_route_table_ids"])["RouteTables"]
+            assert sorted(a["SubnetId"] for a in tables[0]["Associations"]) == sorted(out["subnet_ids"])
+            assert len(ec2.describe_subnets(Filters=vpc)["Subnets"]) == 2
             policy = mlinfra_target.client("s3").get_bucket_policy(Bucket=out["bucket_name"])["Policy"]
             assert "DenyInsecureTransport" in policy  # template read with path.module
             assert str(mlinfra_stack.workdir).startswith(str(__import__("pathlib").Path.cwd() / "runs"))
@@ -52,6 +60,7 @@ def test_count_gate_off_creates_no_network(pytester: pytest.Pytester) -> None:
         "def test_no_vpc(mlinfra_stack):\n"
         "    assert mlinfra_stack.outputs['vpc_id'] is None\n"
         "    assert mlinfra_stack.outputs['subnet_ids'] == []\n"
+        "    assert mlinfra_stack.outputs['private_route_table_ids'] == []\n"
     )
     result = pytester.runpytest(f"--mlinfra-stack={stack / 'live' / 'test'}", "--mlinfra-no-audit")
     result.assert_outcomes(passed=1)

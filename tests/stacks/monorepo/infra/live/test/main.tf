@@ -45,11 +45,16 @@ module "storage" {
   versioning  = false
 }
 
+data "aws_availability_zones" "available" {
+  state = "available"
+}
+
 module "network" {
-  source      = "../../modules/network"
-  name_prefix = var.name_prefix
-  create      = var.create_network
-  subnets     = 2
+  source          = "../../modules/network"
+  name_prefix     = var.name_prefix
+  create          = var.create_network
+  azs             = slice(data.aws_availability_zones.available.names, 0, 2)
+  private_subnets = [for i in range(2) : cidrsubnet("10.60.0.0/16", 8, i)]
 }
 
 output "bucket_name" {
@@ -66,4 +71,8 @@ output "vpc_id" {
 
 output "subnet_ids" {
   value = module.network.subnet_ids
+}
+
+output "private_route_table_ids" {
+  value = module.network.private_route_table_ids
 }
