@@ -14,6 +14,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,17 @@ def _fake(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.fixture
+def interruptible() -> Iterator[None]:
+    """SIGINT raises KeyboardInterrupt here, as in a foreground pytest: a background job (``pytest &``
+    in a CI script) starts with SIGINT ignored, and the interrupt this test sends itself would vanish."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _interrupt_main_thread_after(seconds: float) -> None:
     def fire() -> None:
         time.sleep(seconds)
@@ -47,6 +59,7 @@ def _interrupt_main_thread_after(seconds: float) -> None:
     threading.Thread(target=fire, daemon=True).start()
 
 
+@pytest.mark.usefixtures("interruptible")
 def test_interrupt_is_forwarded_and_waited_for(tmp_path: Path) -> None:
     lines: list[str] = []
     tf = TerraformProcess(str(tmp_path), binary=str(_fake(tmp_path)), on_line=lines.append)
