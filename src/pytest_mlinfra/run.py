@@ -563,11 +563,13 @@ class Run:
 
         stack = self.deployed_stack()
         policy = Policy(require=self.settings.required_tags)
-        # A kept stack's audit is remembered against its state: unchanged state (the reuse plan
-        # refreshed every resource and found nothing to do), same result, no show or live calls.
-        key = cache.audit_key(stack.state_file, self.settings.required_tags, [self.settings.region])
-        unchanged = self.kept is not None and self.reapplied == []
-        remembered = cache.load(stack.workdir, key) if unchanged and key else None
+        # A kept stack's audit is remembered against its resources and tags: a reuse apply that
+        # changed nothing (it refreshed every resource first) gives the same result, without
+        # show or live calls. Only kept stacks read or write the cache.
+        key = None
+        if self.kept is not None:
+            key = cache.audit_key(stack.state_file, self.settings.required_tags, [self.settings.region])
+        remembered = cache.load(stack.workdir, key) if key and self.reapplied == [] else None
         if remembered is not None:
             self.audit_reused = True
             self.audited_state, self.findings = remembered.state, remembered.findings
@@ -584,7 +586,7 @@ class Run:
             )
         finally:
             self.timer.record("audit", started)
-        if self.kept is not None and key:
+        if key:
             cache.save(stack.workdir, key, findings, self.audited_state)
         self.findings = findings
         return findings
