@@ -26,13 +26,8 @@ from pathlib import Path
 from types import FrameType
 
 REPO = Path(__file__).resolve().parents[1]
-LOCALSTACK_REQUIREMENTS = [
-    "localstack-core[runtime]==4.13.1",
-    "cbor2<6",
-    "pyopenssl<25",
-    "localstack-twisted<26",
-    "awslambdaric>=3",
-]
+# Exact versions of LocalStack and what it needs (scripts/lock.py compiles constraints/localstack.in).
+LOCALSTACK_LOCK = REPO / "constraints" / "localstack-lock.txt"
 MODES = {
     # mode: (our EFS/DataSync/Lambda providers, what the run must report)
     "efs": (True, "model from EFS via DataSync"),
@@ -51,12 +46,10 @@ def ensure_venv(venv: Path) -> None:
         _log(f"creating {venv}")
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    has_localstack = subprocess.run(
-        [str(python), "-c", "import localstack.runtime.main, awslambdaric"], capture_output=True
-    )
-    if has_localstack.returncode != 0:
-        _log("installing LocalStack 4.13.1 (host mode) and awslambdaric")
-        subprocess.run([*pip, *LOCALSTACK_REQUIREMENTS], check=True)
+    # Exactly the lock (pip does nothing when it is met); the test env's PIP_CONSTRAINT is not ours.
+    env = {key: value for key, value in os.environ.items() if key != "PIP_CONSTRAINT"}
+    _log("installing LocalStack 4.13.1 (host mode) and awslambdaric from constraints/localstack-lock.txt")
+    subprocess.run([*pip, "-r", str(LOCALSTACK_LOCK)], check=True, env=env)
     probe = "import pytest_mlinfra.localstack_ext as m, pathlib; print(pathlib.Path(m.__file__).resolve())"
     installed = subprocess.run([str(python), "-c", probe], capture_output=True, text=True)
     expected = (REPO / "src" / "pytest_mlinfra" / "localstack_ext" / "__init__.py").resolve()
