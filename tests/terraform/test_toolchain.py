@@ -61,6 +61,10 @@ def test_embedded_core_runs_as_a_command() -> None:
 
 def test_cli_config_uses_mirror_and_plugin_cache(tmp_path: Path) -> None:
     toolchain = Toolchain(find_terraform(), root=tmp_path)
+    assert "filesystem_mirror" not in Path(toolchain.env()["TF_CLI_CONFIG_FILE"]).read_text(), (
+        "the registry is asked first: no offline fallback before it is known unreachable"
+    )
+    toolchain.remember_unreachable()
     env = toolchain.env()
     config = Path(env["TF_CLI_CONFIG_FILE"]).read_text()
     assert env["CHECKPOINT_DISABLE"] == "1"
@@ -74,7 +78,7 @@ def test_cli_config_uses_mirror_and_plugin_cache(tmp_path: Path) -> None:
     assert described.endswith("anything else from registry.terraform.io")
 
 
-def test_user_cli_config_is_never_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_user_cli_config_is_no_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TF_CLI_CONFIG_FILE", "/does/not/exist")
     env = Toolchain(find_terraform(), root=tmp_path).env()
     assert env["TF_CLI_CONFIG_FILE"] == str(tmp_path / "terraform.rc")

