@@ -49,9 +49,9 @@ variable "lambda_handler" {
 }
 
 variable "lambda_runtime" {
-  description = "Lambda runtime identifier."
+  description = "Lambda runtime identifier (the plugin passes the one the run declares)."
   type        = string
-  default     = "python3.8"
+  default     = "python3.13"
 }
 
 variable "lambda_memory_mb" {
