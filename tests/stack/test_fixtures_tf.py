@@ -3,6 +3,7 @@ cost tags, moves the model where the function reads it, and leaves nothing behin
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -17,18 +18,44 @@ pytestmark = pytest.mark.slow
 HANDLER = Path(__file__).with_name("handler")
 
 
-def test_validates_with_the_offline_toolchain(tmp_path: Path) -> None:
+AWS = "registry.terraform.io/hashicorp/aws"
+FLOOR = Path(__file__).parents[1] / "stacks" / "floor_339"
+
+
+def _diagnostics(stack: Stack) -> list[str]:
+    raw = stack._run("validate", lambda tf: tf.execute_command("validate", "-json", "-no-color").out)
+    return [f"{d['severity']}: {d['summary']}" for d in json.loads(raw).get("diagnostics", [])]
+
+
+def test_validates_on_5x_without_a_warning(tmp_path: Path) -> None:
+    """The example is what a 2026 user writes: no deprecated argument, so not one warning."""
     stack = Stack(bundled_stack(), tmp_path, Toolchain(find_terraform()), variables={})
     stack.prepare()
     stack.init()
+    assert stack.installed[AWS].startswith("5."), stack.provider_line()
+    assert _diagnostics(stack) == []
+
+
+def test_the_3_39_floor_stack_still_validates(tmp_path: Path) -> None:
+    """The same stack as written for 3.39 (inline S3 blocks) inits and validates on 3.39.0."""
+    stack = Stack(FLOOR, tmp_path, Toolchain(find_terraform()), variables={})
+    stack.prepare()
+    stack.init()
+    assert stack.installed[AWS] == "3.39.0", stack.provider_line()
     assert stack.validate() == []
 
 
-@pytest.mark.parametrize("model_source", ["efs", "s3"])
-def test_applies_replans_clean_serves_the_model_and_destroys(tmp_path: Path, model_source: str) -> None:
+@pytest.mark.parametrize(
+    ("model_source", "stack_dir"),
+    [("efs", None), ("s3", None), pytest.param("efs", FLOOR, id="efs-floor-3.39")],
+)
+def test_applies_replans_clean_serves_the_model_and_destroys(
+    tmp_path: Path, model_source: str, stack_dir: Path | None
+) -> None:
     artifact = tmp_path / "model.pt"
     artifact.write_bytes(b"weights " * 1000)
     settings = Settings(
+        stack_dir=stack_dir or bundled_stack(),
         handler_dir=HANDLER,
         model_path=artifact,
         runs_dir=tmp_path,
@@ -40,6 +67,7 @@ def test_applies_replans_clean_serves_the_model_and_destroys(tmp_path: Path, mod
     try:
         outputs = run.deploy().outputs
         assert run.stack is not None and run.stack.pending_changes() == [], "no perpetual diff"
+        assert run.stack.installed[AWS].startswith("3.39" if stack_dir else "5."), run.stack.provider_line()
         assert (outputs["efs_file_system_id"] is None) == (model_source == "s3")
 
         model = run.sync_model()
