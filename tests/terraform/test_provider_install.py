@@ -31,6 +31,7 @@ from tests.terraform.provider_hosts import (
 )
 
 SMALL = Path(__file__).resolve().parents[1] / "stacks" / "small"
+AWS = "registry.terraform.io/hashicorp/aws"
 TODO = (
     'relax the constraint to admit one (e.g. version = ">= 3.39.0"), or add --mlinfra-provider-mirror '
     "DIR (ini mlinfra_provider_mirror) made by `terraform providers mirror DIR` on a machine with "
@@ -132,22 +133,37 @@ def test_a_missing_mirror_folder_is_one_usage_line(pytester: pytest.Pytester) ->
 
 
 @pytest.mark.slow
-def test_offline_init_from_the_bundled_mirror_tries_no_host(offline: InternetProxy, tmp_path: Path) -> None:
+def test_offline_the_registry_is_tried_once_then_the_fallback_serves(
+    offline: InternetProxy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLINFRA_MACHINE_MIRRORS", "")  # the bundled 3.39 only (the floor)
     toolchain = Toolchain(find_terraform(), root=tmp_path / "cache")
     stack = Stack(SMALL, tmp_path / "run", toolchain, variables={})
     stack.prepare()
     stack.init()
-    assert offline.connects == [], "a stack the mirror can serve never reaches for the internet"
+    assert set(offline.hosts) == {REGISTRY}, "the registry is asked first: it may have a newer release"
     bundled = tmp_path / "cache" / "provider-mirror"
-    assert stack.provider_line() == f"hashicorp/aws 3.39.0 from the bundled offline mirror {bundled}"
+    assert stack.provider_line() == (
+        f"hashicorp/aws 3.39.0 from the bundled offline mirror {bundled} "
+        "(offline fallback: the registry could not be reached)"
+    )
+    assert not stack.failed, "the answered first init is no failure to keep the run dir for"
     assert stack.cli_config is not None
     assert 'exclude = ["registry.terraform.io/hashicorp/aws"]' in stack.cli_config.read_text()
+    # The answer is remembered: the next init within the hour reaches for no host at all.
+    asked = len(offline.connects)
+    chain = Toolchain(find_terraform(), root=tmp_path / "cache")
+    again = Stack(SMALL, tmp_path / "run2", chain, variables={})
+    again.prepare()
+    again.init()
+    assert len(offline.connects) == asked and again.installed[AWS] == "3.39.0"
 
 
 @pytest.mark.slow
 def test_unmet_constraint_goes_direct_and_is_one_line(
-    pytester: pytest.Pytester, offline: InternetProxy
+    pytester: pytest.Pytester, offline: InternetProxy, private_cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("MLINFRA_MACHINE_MIRRORS", "")  # no 5.x anywhere here: only the bundled 3.39
     stack = _with_constraint(pytester.path / "stack", "~> 5.0")
     pytester.makepyfile(BUCKET_TEST + "\n\ndef test_again(mlinfra_stack):\n    pass\n")
     result = pytester.runpytest(f"--mlinfra-stack={stack}", "--mlinfra-runs-dir=runs")
@@ -213,7 +229,8 @@ def test_user_filesystem_mirror_from_the_ini(
             f"mlinfra: provider hashicorp/aws 3.39.0 from your mirror {mine}",
         ]
     )
-    assert offline.connects == []
+    # The registry is offered it too (it may hold a newer release); unreachable, the mirror serves.
+    assert set(offline.hosts) <= {REGISTRY}
     assert (private_cache / "plugin-cache" / REGISTRY / "hashicorp" / "aws" / "3.39.0").is_dir()
 
 

@@ -310,12 +310,16 @@ class Stack:
         try:
             self._init_with(plan)
         except MlinfraError as exc:
-            if plan.offline or not self.toolchain.fallbacks or not _registry_unreachable(exc):
+            if plan.offline or not _registry_unreachable(exc):
                 raise self._provider_error(exc, plan) or exc from None
-            # The registry cannot answer: remember it for a while, and install from the fallbacks.
+            # The registry cannot answer: remember it for a while, and install from the mirrors
+            # (the user's and the offline fallbacks) what they can serve, without asking it.
             self.toolchain.remember_unreachable()
+            offline = self.toolchain.plan(requirements, offline=True)
+            if not offline.served:
+                raise self._provider_error(exc, plan) or exc from None
             self.failed = False  # that init's failure is answered by this one
-            plan = self.toolchain.plan(requirements, offline=True)
+            plan = offline
             try:
                 self._init_with(plan)
             except MlinfraError as again:

@@ -211,9 +211,7 @@ class Toolchain:
         return found
 
     def registry_unreachable(self) -> bool:
-        """Whether a recent init learned that the registry cannot answer (and there are fallbacks)."""
-        if not self.fallbacks:
-            return False
+        """Whether a recent init learned that the registry cannot answer."""
         try:
             age = time.time() - (self.root / UNREACHABLE_MARK).stat().st_mtime
         except OSError:
