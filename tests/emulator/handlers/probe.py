@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import time
 from typing import Any
@@ -108,3 +110,12 @@ def span(event: dict[str, Any], context: Any) -> dict[str, Any]:
     started = time.time()
     time.sleep(float(event.get("seconds", 1.0)))
     return {"pid": os.getpid(), "loaded_at": LOADED_AT, "started": started, "ended": time.time()}
+
+
+def respond(event: dict[str, Any], context: Any) -> Any:
+    """HTTP front ends: answer what the request body's "answer" says (tests the response mapping)."""
+    body = event.get("body") or "{}"
+    if event.get("isBase64Encoded"):
+        body = base64.b64decode(body).decode()
+    request = json.loads(body)
+    return request.get("answer", event)
