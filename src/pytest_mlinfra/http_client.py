@@ -69,7 +69,7 @@ class HttpClient:
             cls = urllib3.HTTPSConnectionPool if target.scheme == "https" else urllib3.HTTPConnectionPool
             port = target.port or (443 if target.scheme == "https" else 80)
             self._pool = cls(
-                target.hostname,
+                target.hostname or "127.0.0.1",
                 port,
                 maxsize=16,
                 timeout=urllib3.Timeout(connect=10, read=self.timeout_s),

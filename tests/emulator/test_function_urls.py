@@ -85,7 +85,8 @@ def test_binary_body_is_base64_and_get_has_no_body(
 @pytest.mark.parametrize(
     ("answer", "status", "body", "content_type"),
     [
-        ({"statusCode": 201, "headers": {"Content-Type": "text/plain"}, "body": "made"}, 201, b"made", "text/plain"),
+        ({"statusCode": 201, "headers": {"Content-Type": "text/plain"}, "body": "made"}, 201, b"made",
+         "text/plain"),
         ({"statusCode": 200, "body": base64.b64encode(b"\x01\x02").decode(), "isBase64Encoded": True}, 200,
          b"\x01\x02", "application/json"),
         ({"entities": []}, 200, b'{"entities": []}', "application/json"),
@@ -117,7 +118,9 @@ def test_cookies_in_the_answer_become_set_cookie(
     assert response.headers["set-cookie"] == "a=1, b=2"  # urllib3 joins repeated headers
 
 
-def test_handler_error_is_502(aws: EmbeddedAWS, client: Callable[[str], Any], make_function: Callable[..., str]) -> None:
+def test_handler_error_is_502(
+    aws: EmbeddedAWS, client: Callable[[str], Any], make_function: Callable[..., str]
+) -> None:
     http = _http(aws, _public_url(client, make_function("boom")))
     response = http.post_json({})
     assert (response.status, response.body) == (502, b"Internal Server Error")
@@ -145,7 +148,11 @@ def test_none_without_the_public_permissions_is_403(
     url = lam.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"]
     assert _http(aws, url).post_json({}).status == 403
     lam.add_permission(
-        FunctionName=name, StatementId="u", Action="lambda:InvokeFunctionUrl", Principal="*", FunctionUrlAuthType="NONE"
+        FunctionName=name,
+        StatementId="u",
+        Action="lambda:InvokeFunctionUrl",
+        Principal="*",
+        FunctionUrlAuthType="NONE",
     )
     assert _http(aws, url).post_json({}).status == 403  # since October 2025 InvokeFunction is needed too
     lam.add_permission(FunctionName=name, StatementId="i", Action="lambda:InvokeFunction", Principal="*")
@@ -160,13 +167,13 @@ def test_unknown_url_id_is_403(aws: EmbeddedAWS) -> None:
 def test_url_calls_share_the_function_concurrency_and_record_cold_starts(
     aws: EmbeddedAWS, client: Callable[[str], Any], make_function: Callable[..., str]
 ) -> None:
-    name = make_function("sleepy")  # the 2.0 event has no "seconds": each call sleeps 1 s
+    name = make_function("respond")
     client("lambda").put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1)
     http = _http(aws, _public_url(client, name))
-    first = http.post_json({})
+    first = http.post_json({"answer": 1})
     assert first.status == 200 and first.sample.cold and first.sample.duration_ms is not None
-    assert not http.post_json({}).sample.cold
-    slow = threading.Thread(target=lambda: http.post_json({}))
+    assert not http.post_json({"answer": 2}).sample.cold
+    slow = threading.Thread(target=lambda: http.post_json({"sleep": 1.5, "answer": 3}))
     slow.start()
     try:
         time.sleep(0.4)  # the URL call holds the one environment
@@ -175,8 +182,8 @@ def test_url_calls_share_the_function_concurrency_and_record_cold_starts(
             "lambda", endpoint_url=aws.endpoint_url, region_name="us-east-1", config=no_retry
         )
         with pytest.raises(lam.exceptions.TooManyRequestsException):
-            lam.invoke(FunctionName=name, Payload=json.dumps({"seconds": 0}))
-        busy = http.post_json({})
+            lam.invoke(FunctionName=name, Payload=json.dumps({"body": "{}"}))
+        busy = http.post_json({"answer": 4})
         assert (busy.status, busy.json()) == (429, {"Message": "Rate Exceeded."})
     finally:
         slow.join()

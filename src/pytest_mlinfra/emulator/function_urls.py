@@ -43,7 +43,9 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 HOST = re.compile(r"^(?P<id>[a-z0-9]+)\.lambda-url\.(?P<region>[a-z0-9-]+)\.on\.aws(?::\d+)?$")
 _CONFIG_PATH = re.compile(r"^/2021-10-31/functions/[^/]+/url/?$")
-_SIGV4 = re.compile(r"^AWS4-HMAC-SHA256 Credential=(?P<key>[^/,\s]+)/\d{8}/[^/]+/(?P<service>[^/]+)/aws4_request")
+_SIGV4 = re.compile(
+    r"^AWS4-HMAC-SHA256 Credential=(?P<key>[^/,\s]+)/\d{8}/[^/]+/(?P<service>[^/]+)/aws4_request"
+)
 
 
 def find_url(url_id: str, region: str) -> tuple[Any, Any, str] | None:
@@ -101,7 +103,9 @@ class FunctionUrls:
         if auth_type == "AWS_IAM":
             signed = _SIGV4.match(str(environ.get("HTTP_AUTHORIZATION", "")))
             if signed is None or signed.group("service") != "lambda":
-                return _json(start_response, "403 Forbidden", {"Message": "Forbidden"}, "AccessDeniedException")
+                return _json(
+                    start_response, "403 Forbidden", {"Message": "Forbidden"}, "AccessDeniedException"
+                )
             authorizer = {"iam": _iam_identity(signed.group("key"), account_id)}
         elif not _public(backend, function.function_name):
             return _json(start_response, "403 Forbidden", {"Message": "Forbidden"}, "AccessDeniedException")
@@ -118,7 +122,10 @@ class FunctionUrls:
         result = lambda_http.invoke(backend, function.function_name, event)
         if result.throttled:
             return _json(
-                start_response, "429 Too Many Requests", {"Message": "Rate Exceeded."}, "TooManyRequestsException"
+                start_response,
+                "429 Too Many Requests",
+                {"Message": "Rate Exceeded."},
+                "TooManyRequestsException",
             )
         extra = lambda_http.report_header(result.report)
         extra.append(("x-amzn-RequestId", event["requestContext"]["requestId"]))
@@ -166,7 +173,9 @@ def _reason(status: int) -> str:
         return "Status"
 
 
-def _fix_config_answer(app: WSGIApp, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+def _fix_config_answer(
+    app: WSGIApp, environ: dict[str, Any], start_response: Callable[..., Any]
+) -> list[bytes]:
     """moto's function URL config answers, made AWS's: URL with trailing slash, Get* with 200."""
     captured: dict[str, Any] = {}
 

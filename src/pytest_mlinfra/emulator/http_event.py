@@ -100,7 +100,12 @@ def build_event(
     }
     if authorizer is not None:
         context["authorizer"] = authorizer
-    event: dict[str, Any] = {"version": "2.0", "routeKey": route_key, "rawPath": path, "rawQueryString": raw_query}
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": path,
+        "rawQueryString": raw_query,
+    }
     if cookie_header:
         event["cookies"] = [c.strip() for c in cookie_header.split(";") if c.strip()]
     event["headers"] = headers
@@ -121,8 +126,8 @@ def to_http(payload: bytes) -> HttpAnswer:
     except ValueError:
         raise BadAnswer("the function's answer is not JSON") from None
     if not (isinstance(value, dict) and "statusCode" in value):
-        body = value.encode() if isinstance(value, str) else payload
-        return HttpAnswer(200, [("Content-Type", "application/json")], body)
+        plain = value.encode() if isinstance(value, str) else payload
+        return HttpAnswer(200, [("Content-Type", "application/json")], plain)
     status = value["statusCode"]
     if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
         raise BadAnswer(f"statusCode {status!r} is not an HTTP status")
@@ -136,7 +141,8 @@ def to_http(payload: bytes) -> HttpAnswer:
     if not isinstance(cookies, list):
         raise BadAnswer("cookies is not a list")
     headers += [("Set-Cookie", str(cookie)) for cookie in cookies]
-    body = value.get("body")
+    body: Any = value.get("body")
+    data: bytes
     if body is None:
         data = b""
     elif not isinstance(body, str):

@@ -118,4 +118,5 @@ def respond(event: dict[str, Any], context: Any) -> Any:
     if event.get("isBase64Encoded"):
         body = base64.b64decode(body).decode()
     request = json.loads(body)
+    time.sleep(float(request.get("sleep", 0)))
     return request.get("answer", event)
