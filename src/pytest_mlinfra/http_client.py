@@ -100,6 +100,18 @@ class HttpClient:
         self.latencies.add(sample)
         return HttpResponse(int(response.status), answer_headers, data, sample)
 
+    def signed(self) -> HttpClient:
+        """The same endpoint, each request signed with SigV4 (``AuthType=AWS_IAM`` function URLs)."""
+        return HttpClient(
+            self.url,
+            endpoint_url=self.endpoint_url,
+            latencies=self.latencies,
+            sign=True,
+            credentials=self.credentials,
+            region=self.region,
+            timeout_s=self.timeout_s,
+        )
+
     def post_json(self, document: Any, path: str = "/") -> HttpResponse:
         body = json.dumps(document).encode()
         return self.request("POST", path, body, {"Content-Type": "application/json"})
@@ -117,13 +129,16 @@ class HttpClient:
     # -- the FunctionClient interface, over HTTP ------------------------------------------------
 
     def invoke(self, event: Any) -> Invocation:
-        """POST ``event`` as JSON; a 5xx from the front end is reported as the function's error."""
+        """POST ``event`` as JSON. The answer's JSON object is the payload whatever the status (a
+        handler's own 4xx/5xx error response); any other answer with status >= 400 (the front end's
+        502 for a crash, 403, 429) is reported as the function error ``HTTP <status>``."""
         response = self.post_json(event)
         try:
             payload: Any = response.json() if response.body else None
         except ValueError:
             payload = response.body.decode("utf-8", "replace")
-        error = None if response.status < 500 else f"HTTP {response.status}"
+        own_answer = isinstance(payload, dict) and response.status != 403
+        error = None if response.status < 400 or own_answer else f"HTTP {response.status}"
         return Invocation(payload, response.sample, error, "")
 
     def __call__(self, event: Any) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from pytest_mlinfra import interrupts
 from pytest_mlinfra.errors import MlinfraError
 from pytest_mlinfra.function import FunctionClient
+from pytest_mlinfra.http_client import HttpClient
 from pytest_mlinfra.latency import LatencyLog, Sample
 from pytest_mlinfra.ledger import Ledger
 from pytest_mlinfra.packages import PACKAGES_DIR, PackageReport, PackageSync, stand_in_honoured
@@ -556,6 +557,39 @@ class Run:
         timeout = Config(read_timeout=self.settings.timeout_s + 30, retries={"max_attempts": 1})
         client = self.target.client("lambda", config=timeout)
         return FunctionClient(client, str(stack.outputs["function_name"]), latencies=self.latencies)
+
+    def http_endpoint(self) -> str | None:
+        """The deployed HTTP endpoint (the ``http_output`` output), None when the stack has none."""
+        value = self.deployed_stack().outputs.get(self.settings.http_output)
+        return str(value) if value else None
+
+    def http(self) -> HttpClient:
+        """A client for the deployed HTTP endpoint; its latencies go with the Invoke client's."""
+        url = self.http_endpoint()
+        if url is None:
+            name = self.settings.http_output
+            raise MlinfraError(
+                f"the stack has no output {name!r} holding an HTTP endpoint",
+                f"add output {name!r} (e.g. aws_lambda_function_url.X.function_url) or name yours "
+                "with --mlinfra-http-output",
+            )
+        from botocore.credentials import Credentials
+
+        from pytest_mlinfra.targets.base import FAKE_KEY
+
+        credentials = Credentials(FAKE_KEY, FAKE_KEY) if self.target.endpoint_url else None
+        if credentials is None:
+            import boto3
+
+            credentials = boto3.session.Session().get_credentials()
+        return HttpClient(
+            url,
+            endpoint_url=self.target.endpoint_url,
+            latencies=self.latencies,
+            credentials=credentials,
+            region=self.target.region,
+            timeout_s=self.settings.timeout_s + 30,
+        )
 
     def audit(self) -> list[Finding]:
         """Cost-tag findings on the deployed stack: its state (tags_all) and the live resources."""

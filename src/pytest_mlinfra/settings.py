@@ -266,6 +266,12 @@ class Settings:
         parse=parse_budgets,
         shown=f"`{DEFAULT_LATENCY_BUDGET}`",
     )
+    http_output: str = setting(
+        "stack output holding the HTTP endpoint (function URL, API stage URL) mlinfra_http calls; when "
+        "the stack has it (not null), the stock NER properties call the predictor through it",
+        default="function_url",
+        metavar="OUTPUT",
+    )
     min_recall: float = setting(
         "minimum recall of names inserted into neutral templates (NER suite)", default=0.9, parse=float
     )
