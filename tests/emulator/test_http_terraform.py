@@ -97,7 +97,9 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Embedde
         stack.init()
         try:
             outputs = stack.apply()
-            values = {k: (v["value"] if isinstance(v, dict) and "value" in v else v) for k, v in outputs.items()}
+            values = {
+                k: (v["value"] if isinstance(v, dict) and "value" in v else v) for k, v in outputs.items()
+            }
             assert stack.pending_changes() == []
             yield aws, values
         finally:

@@ -43,7 +43,7 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 HOST = re.compile(r"^(?P<id>[a-z0-9]+)\.lambda-url\.(?P<region>[a-z0-9-]+)\.on\.aws(?::\d+)?$")
 _CONFIG_PATH = re.compile(r"^/2021-10-31/functions/[^/]+/url/?$")
-_SIGV4 = re.compile(
+SIGV4 = re.compile(
     r"^AWS4-HMAC-SHA256 Credential=(?P<key>[^/,\s]+)/\d{8}/[^/]+/(?P<service>[^/]+)/aws4_request"
 )
 
@@ -101,7 +101,7 @@ class FunctionUrls:
         auth_type = str(function.url_config.config.get("AuthType") or "NONE")
         authorizer: dict[str, Any] | None = None
         if auth_type == "AWS_IAM":
-            signed = _SIGV4.match(str(environ.get("HTTP_AUTHORIZATION", "")))
+            signed = SIGV4.match(str(environ.get("HTTP_AUTHORIZATION", "")))
             if signed is None or signed.group("service") != "lambda":
                 return _json(
                     start_response, "403 Forbidden", {"Message": "Forbidden"}, "AccessDeniedException"

@@ -3,8 +3,9 @@
 The server is moto's WSGI dispatcher (the one ``ThreadedMotoServer`` runs, with its host lookup
 memoized: :mod:`~pytest_mlinfra.emulator.dispatch`) behind
 :class:`~pytest_mlinfra.emulator.failfast.FailFast` and Lambda's Invoke request checks
-(:mod:`~pytest_mlinfra.emulator.invoke_request`) and the function URLs
-(:mod:`~pytest_mlinfra.emulator.function_urls`, routed by ``Host``), with the emulator's backends registered
+(:mod:`~pytest_mlinfra.emulator.invoke_request`) and the HTTP front ends
+(:mod:`~pytest_mlinfra.emulator.function_urls`, :mod:`~pytest_mlinfra.emulator.http_api`, routed by
+``Host``), with the emulator's backends registered
 (:mod:`pytest_mlinfra.emulator.install`). moto's state is process-wide: several ``EmbeddedAWS``
 in one process share resources; EFS storage goes to the ``state_dir`` of the most recently started
 one, and each stops only the Lambda workers it started. moto's state is reset when the last one stops.
@@ -94,6 +95,7 @@ class EmbeddedAWS:
         from pytest_mlinfra.emulator.dispatch import CachedDispatcher
         from pytest_mlinfra.emulator.failfast import FailFast
         from pytest_mlinfra.emulator.function_urls import FunctionUrls
+        from pytest_mlinfra.emulator.http_api import HttpApis
         from pytest_mlinfra.emulator.install import install
         from pytest_mlinfra.emulator.invoke_request import InvokeRequestChecks
         from pytest_mlinfra.emulator.lambda_pool import WorkerPool
@@ -107,7 +109,7 @@ class EmbeddedAWS:
             def log_request(self, *args: Any) -> None:  # one line per request drowns test output
                 pass
 
-        app = FunctionUrls(FailFast(InvokeRequestChecks(CachedDispatcher(create_backend_app))))
+        app = HttpApis(FunctionUrls(FailFast(InvokeRequestChecks(CachedDispatcher(create_backend_app)))))
         try:
             server = make_server(self.host, self.port, app, threaded=True, request_handler=QuietHandler)
         except OSError as exc:
