@@ -120,3 +120,9 @@ def respond(event: dict[str, Any], context: Any) -> Any:
     request = json.loads(body)
     time.sleep(float(request.get("sleep", 0)))
     return request.get("answer", event)
+
+
+def log_event(event: Any, context: Any) -> dict[str, Any]:
+    """Event sources (SNS): print the event to the function's log, where the test waits for it."""
+    print("EVENT " + json.dumps(event))
+    return {}
