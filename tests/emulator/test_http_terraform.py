@@ -1,16 +1,20 @@
 """HTTP and event front ends made by the real hashicorp/aws 5.100.0 provider, used over plain HTTP.
 
 One stack, applied once: function URLs (``NONE`` with the public permissions, ``AWS_IAM``, a handler
-that raises). The test process calls the URLs the outputs name, as a user's client does.
+that raises), two HTTP APIs (one with the ``aws_lambda_permission``, one without) and an SNS topic
+with a Lambda subscription. The test process calls the URLs the outputs name, as a user's client does.
 """
 
 from __future__ import annotations
 
+import json
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from botocore.credentials import Credentials
 
@@ -39,7 +43,7 @@ resource "aws_iam_role" "fn" {
     Action = "sts:AssumeRole", Principal = { Service = "lambda.amazonaws.com" } }] })
 }
 resource "aws_lambda_function" "fn" {
-  for_each         = { web = "respond", private = "echo", broken = "boom" }
+  for_each         = { web = "respond", private = "echo", broken = "boom", events = "log_event" }
   function_name    = "emu-http-${each.key}"
   filename         = "fn.zip"
   source_code_hash = filebase64sha256("fn.zip")
@@ -67,6 +71,59 @@ resource "aws_lambda_function_url" "private" {
   function_name      = aws_lambda_function.fn["private"].function_name
   authorization_type = "AWS_IAM"
 }
+resource "aws_apigatewayv2_api" "http" {
+  for_each      = toset(["web", "private"])
+  name          = "emu-http-${each.key}"
+  protocol_type = "HTTP"
+}
+resource "aws_apigatewayv2_integration" "fn" {
+  for_each               = aws_apigatewayv2_api.http
+  api_id                 = each.value.id
+  integration_type       = "AWS_PROXY"
+  integration_uri        = aws_lambda_function.fn[each.key].invoke_arn
+  payload_format_version = "2.0"
+}
+resource "aws_apigatewayv2_route" "predict" {
+  for_each  = aws_apigatewayv2_api.http
+  api_id    = each.value.id
+  route_key = "POST /predict"
+  target    = "integrations/${aws_apigatewayv2_integration.fn[each.key].id}"
+}
+resource "aws_apigatewayv2_stage" "prod" {
+  for_each    = aws_apigatewayv2_api.http
+  api_id      = each.value.id
+  name        = "prod"
+  auto_deploy = true
+}
+# Only the "web" API may call its function; the "private" one has no permission (500 as on AWS).
+resource "aws_lambda_permission" "apigw" {
+  statement_id  = "AllowHttpApi"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.fn["web"].function_name
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = "${aws_apigatewayv2_api.http["web"].execution_arn}/*/*"
+}
+resource "aws_cloudwatch_log_group" "events" {
+  name = "/aws/lambda/emu-http-events"
+}
+resource "aws_sns_topic" "requests" {
+  name = "emu-http-requests"
+}
+resource "aws_sns_topic_subscription" "events" {
+  topic_arn = aws_sns_topic.requests.arn
+  protocol  = "lambda"
+  endpoint  = aws_lambda_function.fn["events"].arn
+}
+resource "aws_lambda_permission" "sns" {
+  statement_id  = "AllowSns"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.fn["events"].function_name
+  principal     = "sns.amazonaws.com"
+  source_arn    = aws_sns_topic.requests.arn
+}
+output "api_url" { value = aws_apigatewayv2_stage.prod["web"].invoke_url }
+output "unpermitted_api_url" { value = aws_apigatewayv2_stage.prod["private"].invoke_url }
+output "topic_arn" { value = aws_sns_topic.requests.arn }
 output "web_url" { value = aws_lambda_function_url.public["web"].function_url }
 output "broken_url" { value = aws_lambda_function_url.public["broken"].function_url }
 output "private_url" { value = aws_lambda_function_url.private.function_url }
@@ -129,3 +186,43 @@ def test_raising_handler_is_a_502(deployed: tuple[EmbeddedAWS, dict[str, Any]]) 
     aws, outputs = deployed
     response = HttpClient(outputs["broken_url"], endpoint_url=aws.endpoint_url).post_json({})
     assert (response.status, response.body) == (502, b"Internal Server Error")
+
+
+def test_http_api_stage_answers_with_the_2_0_event(deployed: tuple[EmbeddedAWS, dict[str, Any]]) -> None:
+    aws, outputs = deployed
+    assert outputs["api_url"].endswith("/prod")
+    response = HttpClient(outputs["api_url"], endpoint_url=aws.endpoint_url).post_json(
+        {"text": "x"}, "/predict"
+    )
+    assert response.status == 200, response.body
+    event = response.json()
+    assert (event["version"], event["routeKey"], event["rawPath"]) == (
+        "2.0",
+        "POST /predict",
+        "/prod/predict",
+    )
+
+
+def test_http_api_without_permission_fails_as_aws(deployed: tuple[EmbeddedAWS, dict[str, Any]]) -> None:
+    aws, outputs = deployed
+    client = HttpClient(outputs["unpermitted_api_url"], endpoint_url=aws.endpoint_url)
+    response = client.post_json({}, "/predict")
+    assert (response.status, response.json()) == (500, {"message": "Internal Server Error"})
+
+
+def test_sns_publish_reaches_the_function(deployed: tuple[EmbeddedAWS, dict[str, Any]]) -> None:
+    aws, outputs = deployed
+    session = boto3.session.Session(aws_access_key_id="t", aws_secret_access_key="t", region_name="us-east-1")
+    sns = session.client("sns", endpoint_url=aws.endpoint_url)
+    sns.publish(TopicArn=outputs["topic_arn"], Message='{"text": "Tom Cruise"}')
+    logs = session.client("logs", endpoint_url=aws.endpoint_url)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        lines = logs.filter_log_events(logGroupName="/aws/lambda/emu-http-events")["events"]
+        found = [json.loads(e["message"][6:]) for e in lines if e["message"].startswith("EVENT ")]
+        if found:
+            record = found[0]["Records"][0]["Sns"]
+            assert (record["TopicArn"], record["Message"]) == (outputs["topic_arn"], '{"text": "Tom Cruise"}')
+            return
+        time.sleep(0.2)
+    pytest.fail("the SNS message never reached the function")

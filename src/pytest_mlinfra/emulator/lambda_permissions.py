@@ -45,7 +45,19 @@ def _source_matches(statement: dict[str, Any], source_arn: str | None) -> bool:
                     patterns += [value] if isinstance(value, str) else list(value)
     if not patterns:
         return True
-    return source_arn is not None and any(fnmatchcase(source_arn, pattern) for pattern in patterns)
+    return source_arn is not None and any(
+        fnmatchcase(source_arn, _with_account(p, source_arn)) for p in patterns
+    )
+
+
+def _with_account(pattern: str, source_arn: str) -> str:
+    """An ARN pattern with an empty account field takes the source's account: Terraform's provider,
+    pointed at an emulator, skips the account lookup (``skip_requesting_account_id``), so the
+    ``execution_arn`` it computes for an HTTP API has no account."""
+    parts, source = pattern.split(":", 5), source_arn.split(":", 5)
+    if len(parts) == 6 and len(source) == 6 and parts[4] == "":
+        parts[4] = source[4]
+    return ":".join(parts)
 
 
 def allows(
