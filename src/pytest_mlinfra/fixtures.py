@@ -103,10 +103,10 @@ def mlinfra_function(
 def mlinfra_http(
     request: pytest.FixtureRequest, mlinfra_run: Run, mlinfra_function: FunctionClient
 ) -> Iterator[HttpClient]:
-    """The deployed HTTP endpoint named by the ``http_output`` stack output (default
-    ``function_url``): ``http.request(method, path, body, headers)``, ``http.post_json(doc)``,
-    ``http(event) -> dict``, ``http.signed()`` (SigV4, for ``AWS_IAM`` URLs). Its latencies go into
-    the same budget and report as the Invoke client's."""
+    """The deployed HTTP endpoint named by the ``http_output`` stack output (default ``http_url``;
+    the bundled stack has it with ``--mlinfra-http-api``): ``http.request(method, path, body,
+    headers)``, ``http.post_json(doc)``, ``http(event) -> dict``, ``http.signed()`` (SigV4, for
+    ``AWS_IAM`` URLs). Its latencies go into the same budget and report as the Invoke client's."""
     client = _or_stop(request, mlinfra_run, "http", mlinfra_run.http)
     try:
         yield client

@@ -78,10 +78,14 @@ class HttpClient:
         return self._pool
 
     def request(
-        self, method: str, path: str = "/", body: bytes = b"", headers: dict[str, str] | None = None
+        self, method: str, path: str = "", body: bytes = b"", headers: dict[str, str] | None = None
     ) -> HttpResponse:
-        """Send one request to ``path`` under the endpoint and return the answer with its timing."""
-        full_path = self.base_path + (path if path.startswith("/") else "/" + path)
+        """Send one request to ``path`` under the endpoint ("": the endpoint's own path) and return
+        the answer with its timing."""
+        if path:
+            full_path = self.base_path + (path if path.startswith("/") else "/" + path)
+        else:
+            full_path = self.base_path or "/"
         send = {"Host": self.host, **(headers or {})}
         if self.sign:
             send = self._signed(method, full_path, body, send)
@@ -112,7 +116,7 @@ class HttpClient:
             timeout_s=self.timeout_s,
         )
 
-    def post_json(self, document: Any, path: str = "/") -> HttpResponse:
+    def post_json(self, document: Any, path: str = "") -> HttpResponse:
         body = json.dumps(document).encode()
         return self.request("POST", path, body, {"Content-Type": "application/json"})
 

@@ -220,6 +220,7 @@ class Run:
             "lambda_memory_mb": s.memory_mb,
             "lambda_timeout_s": s.timeout_s,
             "enable_efs": self.model_on_efs(),
+            "enable_http_api": s.http_api,
         }
         return variables
 

@@ -267,10 +267,16 @@ class Settings:
         shown=f"`{DEFAULT_LATENCY_BUDGET}`",
     )
     http_output: str = setting(
-        "stack output holding the HTTP endpoint (function URL, API stage URL) mlinfra_http calls; when "
+        "stack output holding the HTTP endpoint (function URL, HTTP API route URL) mlinfra_http calls; when "
         "the stack has it (not null), the stock NER properties call the predictor through it",
-        default="function_url",
+        default="http_url",
         metavar="OUTPUT",
+    )
+    http_api: bool = setting(
+        "set the stack's enable_http_api input (the bundled stack: an API Gateway HTTP API in front of "
+        "the predictor, output http_url)",
+        default=False,
+        kind="flag",
     )
     min_recall: float = setting(
         "minimum recall of names inserted into neutral templates (NER suite)", default=0.9, parse=float

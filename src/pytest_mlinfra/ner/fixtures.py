@@ -21,7 +21,7 @@ def ner_predictor(
     """``ner_predictor(text)``, ``ner_predictor.batch(texts)``, ``ner_predictor.latencies``.
 
     Through the stack's HTTP endpoint when it has one (the ``http_output`` output, default
-    ``function_url``), else through Invoke."""
+    ``http_url``), else through Invoke."""
     from pytest_mlinfra.ner.predictor import NerPredictor
 
     if mlinfra_run.http_endpoint() is not None:
