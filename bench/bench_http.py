@@ -21,8 +21,8 @@ import platform
 import tempfile
 import time
 import zipfile
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from pytest_mlinfra.emulator import EmbeddedAWS
