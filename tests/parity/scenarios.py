@@ -259,6 +259,21 @@ def lambda_url_unknown_id(c: Clients) -> Seen:
     return _http(client.post_json({}))
 
 
+def apigw_http_api_without_permission(c: Clients) -> Seen:
+    """An HTTP API whose Lambda proxy integration has no aws_lambda_permission: AWS answers 500."""
+    gateway = c("apigatewayv2")
+    arn = c("lambda").get_function(FunctionName=_function(c))["Configuration"]["FunctionArn"]
+    api = gateway.create_api(Name=_name("api"), ProtocolType="HTTP")
+    integration = gateway.create_integration(
+        ApiId=api["ApiId"], IntegrationType="AWS_PROXY", IntegrationUri=arn, PayloadFormatVersion="2.0"
+    )
+    target = f"integrations/{integration['IntegrationId']}"
+    gateway.create_route(ApiId=api["ApiId"], RouteKey="POST /predict", Target=target)
+    gateway.create_stage(ApiId=api["ApiId"], StageName="$default", AutoDeploy=True)
+    client = HttpClient(api["ApiEndpoint"], endpoint_url=c.endpoint_url)
+    return _http(client.post_json({}, "/predict"))
+
+
 # -- EC2 / EFS / DataSync ---------------------------------------------------------------------------
 def _network(c: Clients) -> dict[str, str]:
     if "subnet" not in c.scratch:
@@ -321,6 +336,7 @@ SCENARIOS: dict[str, Scenario] = {
     "lambda.url-iam-unsigned": lambda_url_iam_unsigned,
     "lambda.url-handler-error": lambda_url_handler_error,
     "lambda.url-unknown-id": lambda_url_unknown_id,
+    "apigw.http-api-without-permission": apigw_http_api_without_permission,
     "ec2.missing-subnet": ec2_missing_subnet,
     "efs.file-system-size": efs_file_system_size,
     "datasync.efs-location-without-mount-target": datasync_efs_location_without_mount_target,
