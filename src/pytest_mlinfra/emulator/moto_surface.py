@@ -29,6 +29,10 @@ SURFACE: tuple[tuple[str, str, str], ...] = (
     ("moto.ec2.models", "EC2Backend", "EC2 backend (subnets, security groups, ENIs)"),
     ("moto.s3.models", "S3Backend", "S3 backend (default encryption, objects DataSync reads)"),
     ("moto.iam.models", "IAMBackend", "IAM backend (managed policies, roles in GetResources)"),
+    ("moto.awslambda.models", "lambda_backends", "functions behind function URLs, HTTP APIs, SNS"),
+    ("moto.apigatewayv2.models", "apigatewayv2_backends", "HTTP API routes, integrations and stages"),
+    ("moto.sns.models", "SNSBackend", "SNS backend (Lambda subscriptions invoked asynchronously)"),
+    ("moto.sns.models", "Subscription", "SNS subscriptions (their endpoint and protocol)"),
 )
 
 
