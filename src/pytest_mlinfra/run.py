@@ -416,6 +416,7 @@ class Run:
             on_status=self.record_status,
             progress=lambda line: self.progress(line),
             resource_spans=self.resource_spans,
+            reattach=self.settings.reattach_providers,
         )
 
     def _record(self, stack: Stack) -> dict[str, Any]:
@@ -649,7 +650,10 @@ class Run:
                     if self.settings.keep:
                         self.log(self.keep_message(stack))
                     else:
-                        stack.destroy()
+                        try:
+                            stack.destroy()
+                        finally:
+                            stack.stop_providers()
                         stack.cleanup()
         finally:
             from pytest_mlinfra.service import terminate
@@ -707,10 +711,13 @@ class Run:
                 interrupts.report(f"target {self.target.name}: stopped")
 
     def teardown(self) -> None:
-        """Destroy (unless kept), then stop the target, even when destroy fails."""
+        """Destroy (unless kept), then stop the stack's providers and the target, even when destroy fails."""
+        stack = self.stack
         try:
             self.destroy_stack()
         finally:
+            if stack is not None:
+                stack.stop_providers()
             self.stop_target()
 
     def keep_message(self, stack: Stack) -> str:

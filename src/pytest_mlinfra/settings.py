@@ -328,6 +328,15 @@ class Settings:
         kind="flag",
         shown="off",
     )
+    reattach_providers: bool = setting(
+        "start each provider once per stack and attach every Terraform command to it "
+        "(Terraform's reattach protocol; saves hashicorp/aws 5.x ~3 s per command); this flag "
+        "turns that off: each command starts its own, as plain Terraform does",
+        default=True,
+        key="no_provider_reattach",
+        kind="flag",
+        shown="off",
+    )
     lambda_eni_release_s: float = setting(
         "local target: seconds a VPC function's network interfaces stay in use after it is deleted, "
         "holding its subnets and security groups as on AWS (up to ~40 min there); 0: no such ENIs; "
