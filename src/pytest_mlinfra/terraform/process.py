@@ -83,7 +83,9 @@ class TerraformProcess(tftest.TerraformTest):  # type: ignore[misc]
         with self.attach(cmd, self.env) as extra:
             return self._execute(cmd, cmd_args, {**self.env, **extra})
 
-    def _execute(self, cmd: str, cmd_args: tuple[str, ...], env: dict[str, str]) -> tftest.TerraformCommandOutput:
+    def _execute(
+        self, cmd: str, cmd_args: tuple[str, ...], env: dict[str, str]
+    ) -> tftest.TerraformCommandOutput:
         out_lines: list[str] = []
         err_chunks: list[str] = []
         proc = spawn(
