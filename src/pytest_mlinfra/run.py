@@ -603,9 +603,18 @@ class Run:
         return sorted(arns)
 
     def destroy_stack(self) -> None:
-        """Destroy the applied stack unless kept; raises (loudly) when destroy fails."""
+        """Destroy the applied stack unless kept; raises (loudly) when destroy fails. Its provider
+        processes stop either way (the next run of a kept stack starts its own)."""
         stack, self.stack = self.stack, None
-        if stack is None or self.share is not None:
+        if stack is None:
+            return
+        try:
+            self._destroy_stack(stack)
+        finally:
+            stack.stop_providers()
+
+    def _destroy_stack(self, stack: Stack) -> None:
+        if self.share is not None:
             return  # an xdist worker: the controller destroys once, after the last worker
         if self.kept is not None and stack.applied:
             self.kept.release(self.session_pid)
@@ -711,13 +720,10 @@ class Run:
                 interrupts.report(f"target {self.target.name}: stopped")
 
     def teardown(self) -> None:
-        """Destroy (unless kept), then stop the stack's providers and the target, even when destroy fails."""
-        stack = self.stack
+        """Destroy (unless kept), then stop the target, even when destroy fails."""
         try:
             self.destroy_stack()
         finally:
-            if stack is not None:
-                stack.stop_providers()
             self.stop_target()
 
     def keep_message(self, stack: Stack) -> str:
