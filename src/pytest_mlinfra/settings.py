@@ -329,9 +329,9 @@ class Settings:
         shown="off",
     )
     reattach_providers: bool = setting(
-        "start each provider once per stack and attach every Terraform command to it "
-        "(Terraform's reattach protocol; saves hashicorp/aws 5.x ~3 s per command); this flag "
-        "turns that off: each command starts its own, as plain Terraform does",
+        "each Terraform command starts its own provider processes, as plain Terraform does (by "
+        "default each provider starts once per stack and every command but init attaches to it: "
+        "Terraform's reattach protocol, ~3 s less per command with hashicorp/aws 5.x)",
         default=True,
         key="no_provider_reattach",
         kind="flag",
