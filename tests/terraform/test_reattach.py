@@ -254,6 +254,10 @@ def test_a_busy_provider_is_not_shared_and_all_stop(tmp_path: Path) -> None:
         assert first[reattach.REATTACH_ENV] != second[reattach.REATTACH_ENV], "concurrent: one each"
     with stack.env_for("apply", {}) as again:
         assert again[reattach.REATTACH_ENV] in (first[reattach.REATTACH_ENV], second[reattach.REATTACH_ENV])
+    with stack.env_for("plan", {"PYTEST_CURRENT_TEST": "t.py::a (setup)"}) as one:
+        pass
+    with stack.env_for("destroy", {"PYTEST_CURRENT_TEST": "t.py::z (teardown)"}) as other:
+        assert other == one, "pytest's per-test variables do not make a provider differ"
     with stack.env_for("init", {}) as init:
         assert init == {}, "init installs providers: never attached"
     pids = pool.pids()

@@ -59,6 +59,8 @@ START_TIMEOUT_S = 60.0
 _NOT_FOR_PROVIDER = frozenset(
     {REATTACH_ENV, "TF_CLI_CONFIG_FILE", "TF_IN_AUTOMATION", "TF_INPUT", "CHECKPOINT_DISABLE"}
 )
+#  Set per test phase (PYTEST_CURRENT_TEST) or per worker: not part of what makes a provider differ.
+_VOLATILE_PREFIXES = ("PYTEST_",)
 _REATTACH_LINE = re.compile(r"TF_REATTACH_PROVIDERS='(?P<json>\{.*\})'")
 _PROVIDER_BLOCK = re.compile(r'^\s*provider\s+"(?P<name>[^"]+)"\s*\{', re.M)
 _LOCKED = re.compile(r'^provider "(?P<address>[^"]+)" \{\s*\n\s*version\s*=\s*"(?P<version>[^"]+)"', re.M)
@@ -135,11 +137,14 @@ def provider_env(env: Mapping[str, str], unset: Iterable[str] = ()) -> dict[str,
 
 
 def _key(provider: SelectedProvider, cwd: Path, env: Mapping[str, str]) -> str:
+    """Which running provider may serve a command: same binary, folder and environment (less what
+    changes per test and means nothing to a provider: pytest's own variables)."""
     digest = hashlib.sha256()
     for part in (provider.address, str(provider.binary), str(cwd)):
         digest.update(part.encode() + b"\0")
     for name, value in sorted(env.items()):
-        digest.update(f"{name}={value}".encode() + b"\0")
+        if not name.startswith(_VOLATILE_PREFIXES):
+            digest.update(f"{name}={value}".encode() + b"\0")
     return digest.hexdigest()
 
 
@@ -153,6 +158,7 @@ class DebugProvider:
     folder: Path  # its stdout/stderr logs
     cwd: Path
     busy: bool = False
+    served: int = 0  # Terraform commands attached so far
 
     @classmethod
     def start(
@@ -269,6 +275,7 @@ class ProviderPool:
                     _remove(debug.folder, debug.config)
                 elif not debug.busy:
                     debug.busy = True
+                    debug.served += 1
                     return debug
         try:
             debug = DebugProvider.start(provider, cwd, env)
@@ -281,6 +288,7 @@ class ProviderPool:
             )
             return None
         debug.busy = True
+        debug.served = 1
         with self._lock:
             self.running.setdefault(key, []).append(debug)
             self.started += 1
@@ -290,8 +298,8 @@ class ProviderPool:
         with self._lock:
             return [d.pid for pool in self.running.values() for d in pool if cwd is None or d.cwd == cwd]
 
-    def stop(self, cwd: Path | None = None) -> None:
-        """Stop the providers started for ``cwd`` (None: all of them)."""
+    def stop(self, cwd: Path | None = None) -> list[DebugProvider]:
+        """Stop the providers started for ``cwd`` (None: all of them); returns those stopped."""
         with self._lock:
             stopping = []
             for key, pool in list(self.running.items()):
@@ -303,6 +311,7 @@ class ProviderPool:
                     del self.running[key]
         for debug in stopping:
             debug.stop()
+        return stopping
 
 
 _pool = ProviderPool()
@@ -374,4 +383,8 @@ class StackProviders:
             yield {REATTACH_ENV: value} if value else {}
 
     def stop(self) -> None:
-        self.pool.stop(self.tfdir.resolve())
+        for debug in self.pool.stop(self.tfdir.resolve()):
+            self.log(
+                f"mlinfra: provider {debug.provider.label}: one process (pid {debug.pid}) served "
+                f"{debug.served} Terraform command{'' if debug.served == 1 else 's'}, stopped"
+            )
