@@ -36,6 +36,7 @@ from pytest_mlinfra.sync import ModelSync, SyncedModel
 from pytest_mlinfra.targets import target_class
 from pytest_mlinfra.targets.base import Target
 from pytest_mlinfra.terraform.progress import ResourceSpan
+from pytest_mlinfra.terraform.provider_host import ServiceHost
 from pytest_mlinfra.terraform.source import check_stack_dir
 from pytest_mlinfra.terraform.stack import Stack, StageTimer
 from pytest_mlinfra.terraform.toolchain import AWS_PROVIDER, Toolchain, cache_root, find_terraform
@@ -417,7 +418,21 @@ class Run:
             progress=lambda line: self.progress(line),
             resource_spans=self.resource_spans,
             reattach=self.settings.reattach_providers,
+            provider_host=self._provider_host(target),
         )
+
+    def _provider_host(self, target: Target | None) -> ServiceHost | None:
+        """A kept stack on the `mlinfra up` service: its providers live as long as the service
+        (the next --mlinfra-reuse run attaches to them); every other stack's stop with the run."""
+        from pytest_mlinfra.targets.local import LocalTarget
+
+        if self.kept is None or not isinstance(target, LocalTarget) or target.attached is None:
+            return None
+        if not target.outlives_session:
+            return None
+        from pytest_mlinfra.service import service_dir
+
+        return ServiceHost(target.attached.pid, service_dir() / "providers")
 
     def _record(self, stack: Stack) -> dict[str, Any]:
         """What another process needs to use (or destroy) this applied stack."""

@@ -241,13 +241,15 @@ def test_a_provider_without_debug_mode_falls_back_in_one_line(tmp_path: Path) ->
     assert "\n" not in lines[0]
 
 
+FAKE_DEBUG = (
+    'echo "TF_REATTACH_PROVIDERS=\'{\\"registry.terraform.io/hashicorp/aws\\":'
+    '{\\"Protocol\\":\\"grpc\\",\\"Pid\\":$$,\\"Addr\\":{\\"Network\\":\\"unix\\",'
+    '\\"String\\":\\"/nonexistent\\"}}}\'"\nexec sleep 600\n'
+)
+
+
 def test_a_busy_provider_is_not_shared_and_all_stop(tmp_path: Path) -> None:
-    provider = _fake_provider(
-        tmp_path,
-        'echo "TF_REATTACH_PROVIDERS=\'{\\"registry.terraform.io/hashicorp/aws\\":'
-        '{\\"Protocol\\":\\"grpc\\",\\"Pid\\":$$,\\"Addr\\":{\\"Network\\":\\"unix\\",'
-        '\\"String\\":\\"/nonexistent\\"}}}\'"\nexec sleep 600\n',
-    )
+    provider = _fake_provider(tmp_path, FAKE_DEBUG)
     pool = ProviderPool()
     stack = StackProviders(tmp_path, [provider], pool)
     with stack.env_for("plan", {}) as first, stack.env_for("plan", {}) as second:
@@ -305,3 +307,31 @@ def test_ca_bundle_is_left_out_only_against_plain_http(tmp_path: Path) -> None:
     assert reattach.provider_env(
         {"AWS_CA_BUNDLE": "/ca.pem", "TF_CLI_CONFIG_FILE": "x", "A": "1"}, ["AWS_CA_BUNDLE"]
     ) == {"A": "1"}
+
+
+def test_a_kept_stacks_provider_lives_with_the_service(tmp_path: Path) -> None:
+    """Under `mlinfra up` a kept stack's provider is held by a host process watching the service:
+    the next session attaches to the same one; it stops when the service does, or the folder goes."""
+    from pytest_mlinfra.terraform.provider_host import ServiceHost
+
+    provider = _fake_provider(tmp_path, FAKE_DEBUG)
+    cwd = tmp_path / "stack"
+    cwd.mkdir()
+    service = subprocess.Popen(["sleep", "600"])
+    try:
+        first = StackProviders(cwd, [provider], ProviderPool(), host=ServiceHost(service.pid, tmp_path / "p"))
+        with first.env_for("apply", {}) as one:
+            assert one
+        first.stop()  # the session ends: the provider stays with the service
+        again = StackProviders(cwd, [provider], ProviderPool(), host=ServiceHost(service.pid, tmp_path / "p"))
+        with again.env_for("apply", {}) as two:
+            assert two == one, "the next session attaches to the same process"
+        (pid,) = ServiceHost(service.pid, tmp_path / "p").pids()
+        assert pid_running(pid)
+    finally:
+        service.kill()
+        service.wait()
+    deadline = time.monotonic() + 10
+    while pid_running(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not pid_running(pid), "the provider stops with the service"

@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_mlinfra.children import KILL_AFTER_S, kill_group, spawn
+from pytest_mlinfra.terraform.provider_host import ServiceHost
 
 REATTACH_ENV = "TF_REATTACH_PROVIDERS"
 CA_BUNDLE_ENV = "AWS_CA_BUNDLE"
@@ -178,12 +179,8 @@ class DebugProvider:
         deadline = time.monotonic() + timeout_s
         try:
             while True:
-                found = _REATTACH_LINE.search(out_path.read_text(errors="replace"))
-                if found is not None:
-                    config = json.loads(found["json"])
-                    entry = config.get(provider.address) or next(iter(config.values()), None)
-                    if not isinstance(entry, dict) or not entry.get("Addr"):
-                        raise ReattachUnavailable(f"unexpected reattach line {found['json'][:80]}")
+                entry = read_reattach_line(out_path.read_text(errors="replace"), provider.address)
+                if entry is not None:
                     return cls(provider, proc, entry, folder, cwd.resolve())
                 if proc.poll() is not None:
                     raise ReattachUnavailable(f"it exited ({proc.returncode}): {_last_line(folder)}")
@@ -211,6 +208,18 @@ class DebugProvider:
                 self.proc.wait(timeout=min(KILL_AFTER_S, 5.0))
         kill_group(self.proc)
         _remove(self.folder, self.config)
+
+
+def read_reattach_line(text: str, address: str) -> dict[str, Any] | None:
+    """The provider's entry of the ``TF_REATTACH_PROVIDERS='{...}'`` line it prints (None: not yet)."""
+    found = _REATTACH_LINE.search(text)
+    if found is None:
+        return None
+    config = json.loads(found["json"])
+    entry = config.get(address) or next(iter(config.values()), None)
+    if not isinstance(entry, dict) or not entry.get("Addr"):
+        raise ReattachUnavailable(f"unexpected reattach line {found['json'][:80]}")
+    return entry
 
 
 def _last_line(folder: Path) -> str:
@@ -332,6 +341,7 @@ class StackProviders:
     pool: ProviderPool = field(default_factory=pool)
     plain_http: bool = False  # every AWS endpoint is http:// (an emulator): no certificate checked
     log: Callable[[str], None] = lambda _line: None
+    host: ServiceHost | None = None  # a kept stack under `mlinfra up`: providers live with the service
     _said: set[str] = field(default_factory=set)
 
     @classmethod
@@ -342,6 +352,7 @@ class StackProviders:
         platform: str,
         log: Callable[[str], None],
         plain_http: bool = False,
+        host: ServiceHost | None = None,
     ) -> StackProviders:
         selected = selected_providers(tfdir, platform)
         listed = tfdir / ".terraform" / "modules" / "modules.json"
@@ -356,7 +367,7 @@ class StackProviders:
                 f"mlinfra: provider {left.label} has several configurations in this stack: "
                 "not reattached (each Terraform command starts its own)"
             )
-        return cls(tfdir, usable, plain_http=plain_http, log=log)
+        return cls(tfdir, usable, plain_http=plain_http, log=log, host=host)
 
     @contextlib.contextmanager
     def env_for(self, command: str, env: Mapping[str, str]) -> Iterator[dict[str, str]]:
@@ -379,7 +390,8 @@ class StackProviders:
         if not providers:
             yield {}
             return
-        with self.pool.attached(providers, self.tfdir.resolve(), env, unset) as value:
+        holder = self.host or self.pool
+        with holder.attached(providers, self.tfdir.resolve(), env, unset) as value:
             yield {REATTACH_ENV: value} if value else {}
 
     def stop(self) -> None:

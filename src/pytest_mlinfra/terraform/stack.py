@@ -38,6 +38,7 @@ from pytest_mlinfra.terraform.override import (
 )
 from pytest_mlinfra.terraform.process import TerraformInterrupted, TerraformProcess
 from pytest_mlinfra.terraform.progress import ResourceSpan, TerraformProgress
+from pytest_mlinfra.terraform.provider_host import ServiceHost
 from pytest_mlinfra.terraform.reattach import StackProviders
 from pytest_mlinfra.terraform.requirements import provider_address, short_name, stack_requirements
 from pytest_mlinfra.terraform.source import check_stack_dir
@@ -176,6 +177,7 @@ class Stack:
     init_output: str = ""
     reattach: bool = False  # attach commands to one provider process per stack (see reattach)
     providers: StackProviders | None = None  # what they attach to, known once init has run
+    provider_host: ServiceHost | None = None  # a kept stack: its providers live with the service
 
     @property
     def copy_root(self) -> Path:
@@ -220,7 +222,12 @@ class Stack:
         if self.reattach and self.providers is None and (self.tfdir / LOCK_FILE).exists():
             plain_http = self.endpoint is not None and self.endpoint.url.startswith("http://")
             self.providers = StackProviders.after_init(
-                self.tfdir, self.module_dirs, current_platform(), self.log, plain_http=plain_http
+                self.tfdir,
+                self.module_dirs,
+                current_platform(),
+                self.log,
+                plain_http=plain_http,
+                host=self.provider_host,
             )
         return self.providers
 
