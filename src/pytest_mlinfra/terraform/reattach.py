@@ -19,7 +19,9 @@ to the running process instead of starting their own. Here:
 - the process is a child of this one (own process group, PR_SET_PDEATHSIG via
   :func:`pytest_mlinfra.children.spawn`) and is stopped when the run ends, at exit, or with the
   process that started it (SIGKILL included);
-- a provider that does not start in debug mode costs one line; its commands start it as usual.
+- a provider that does not start in debug mode costs one line; its commands start it as usual;
+- a kept stack under ``mlinfra up`` keeps its providers for the service's life instead (see
+  :mod:`.provider_host`): the next ``--mlinfra-reuse`` session attaches to them.
 
 hashicorp/aws 5.x cannot be configured twice in one process while ``AWS_CA_BUNDLE`` is set (the
 second configure fails: "unable to add custom RootCAs HTTPClient, has no WithTransportOptions"),
