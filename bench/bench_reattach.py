@@ -75,7 +75,7 @@ class _PeakRss:
     def _loop(self) -> None:
         me = os.getpid()
         while not self._stop.is_set():
-            kids = [p for p in _children_of(me)]
+            kids = _children_of(me)
             self.peak = max(self.peak, sum(_tree_rss_mb(p) for p in kids if not _is_debug_provider(p)))
             time.sleep(0.02)
 
@@ -89,11 +89,14 @@ class _PeakRss:
 
 
 def _children_of(pid: int) -> list[int]:
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return []
-    return [int(x) for x in text.split()]
+    """Children of every thread (Terraform is forked by the plugin's spawner thread)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(x) for x in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
 
 
 def _is_debug_provider(pid: int) -> bool:

@@ -9,6 +9,7 @@ group, as a shell's job control sends them.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -18,6 +19,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,6 +36,7 @@ from pytest_mlinfra.terraform.reattach import (
     selected_providers,
     shareable,
 )
+from pytest_mlinfra.terraform.state import show_json
 
 MIRROR_5 = Path("/opt/tf-plugins")
 HAS_5 = (MIRROR_5 / "registry.terraform.io/hashicorp/aws/5.100.0").is_dir()
@@ -99,6 +102,21 @@ class _Watch:
         self._thread.join()
 
 
+def _view(doc: dict[str, Any] | None) -> tuple[list[tuple[str, str, str, str]], dict[str, Any]]:
+    """What consumers read from a ``show -json`` document: resources (address, mode, type, values)
+    through the module tree, and the output values."""
+    assert doc is not None
+    found: list[tuple[str, str, str, str]] = []
+    todo = [doc["values"]["root_module"]]
+    while todo:
+        module = todo.pop()
+        for r in module.get("resources", []):
+            found.append((r["address"], r["mode"], r["type"], json.dumps(r["values"], sort_keys=True)))
+        todo += module.get("child_modules", [])
+    outputs = {k: v["value"] for k, v in doc["values"].get("outputs", {}).items()}
+    return sorted(found), outputs
+
+
 @pytest.fixture
 def commands(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, str]]]:
     """(command, TF_REATTACH_PROVIDERS it ran with) for every Terraform command."""
@@ -128,6 +146,8 @@ def test_every_command_attaches_to_one_provider(
             stack = run.deploy()
             assert stack.installed[reattach.AWS_ADDRESS] == version
             assert stack.pending_changes() == []
+            shown = json.loads(stack._tf().execute_command("show", "-json").out)
+            assert _view(show_json(stack.state_file)) == _view(shown), "the state file says what show says"
             tfdir = stack.tfdir.resolve()
             running = stack.providers.pool.pids(tfdir) if stack.providers else []
             run.destroy_stack()
@@ -335,3 +355,40 @@ def test_a_kept_stacks_provider_lives_with_the_service(tmp_path: Path) -> None:
     while pid_running(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not pid_running(pid), "the provider stops with the service"
+
+
+@pytest.mark.slow
+def test_reuse_attaches_to_the_provider_the_first_run_started(
+    small_stack: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, commands: list[tuple[str, str]]
+) -> None:
+    """Two --mlinfra-reuse runs on the `mlinfra up` service: every attached command of both talks to
+    one provider process, which stops with the service."""
+    from pytest_mlinfra.service import start_service, stop_service
+    from pytest_mlinfra.terraform.toolchain import cache_root
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    theirs = cache_root() / "plugin-cache"
+    if theirs.is_dir():  # hard links: no 700 MB provider copied into the private cache
+        subprocess.run(["cp", "-al", str(theirs), str(cache / "plugin-cache")], check=False)
+    monkeypatch.setenv("MLINFRA_CACHE_DIR", str(cache))
+    version = "5.100.0" if HAS_5 else "3.39.0"
+    start_service()
+    try:
+        for _ in range(2):
+            run = Run(_settings(version, small_stack, tmp_path / "runs", reuse=True))
+            try:
+                run.deploy()
+            finally:
+                run.teardown()
+        pids = {value.split('"Pid": ')[1].split(",")[0] for _, value in commands if value}
+        assert len(pids) == 1, f"one provider process for both runs: {pids}"
+        assert sum(cmd == "apply" for cmd, value in commands if value) == 2
+        (pid,) = (int(p) for p in pids)
+        assert pid_running(pid), "kept with the service after the sessions"
+    finally:
+        stop_service()
+    deadline = time.monotonic() + 15
+    while pid_running(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not pid_running(pid), "stops with the service"

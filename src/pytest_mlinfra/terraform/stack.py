@@ -554,7 +554,13 @@ class Stack:
         return len([line for line in listed.splitlines() if line.strip() and not line.startswith("data.")])
 
     def state_json(self) -> dict[str, Any]:
-        """``terraform show -json`` of the current state (what the cost-tag audit reads)."""
+        """``terraform show -json`` of the current state (what the cost-tag audit reads): built from
+        the local state file (see :mod:`.state`), else Terraform's command."""
+        from pytest_mlinfra.terraform.state import show_json
+
+        built = show_json(self.state_file)
+        if built is not None:
+            return built
         raw = self._run("show", lambda tf: tf.execute_command("show", "-json").out)
         state: dict[str, Any] = json.loads(raw)
         return state
