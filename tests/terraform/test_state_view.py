@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from pytest_mlinfra.audit.plan import audit_plan
 from pytest_mlinfra.audit.policy import Policy
@@ -85,3 +86,23 @@ def test_not_a_state_file(tmp_path: Path) -> None:
     assert show_json(tmp_path / "missing.tfstate") is None
     (tmp_path / "other.json").write_text('{"version": 3}')
     assert show_json(tmp_path / "other.json") is None
+
+
+def _view(doc: dict[str, Any]) -> tuple[list[tuple[Any, ...]], dict[str, Any]]:
+    found: list[tuple[Any, ...]] = []
+    todo = [doc["values"]["root_module"]]
+    while todo:
+        module = todo.pop()
+        for r in module.get("resources", []):
+            values = json.dumps(r["values"], sort_keys=True)
+            found.append((r["address"], r["mode"], r["type"], r.get("index"), r["provider_name"], values))
+        todo += module.get("child_modules", [])
+    return sorted(found), {k: v["value"] for k, v in doc["values"].get("outputs", {}).items()}
+
+
+def test_same_as_terraforms_show_json_of_the_same_state() -> None:
+    """The audit fixture holds a real state file and Terraform's own ``show -json`` of it."""
+    data = Path(__file__).parents[1] / "audit" / "data" / "planstack"
+    built = show_json(data / "terraform.tfstate.json")
+    assert built is not None
+    assert _view(built) == _view(json.loads((data / "state.json").read_text()))
