@@ -388,7 +388,7 @@ def test_reuse_attaches_to_the_provider_the_first_run_started(
         assert pid_running(pid), "kept with the service after the sessions"
     finally:
         stop_service()
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 30
     while pid_running(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not pid_running(pid), "stops with the service"

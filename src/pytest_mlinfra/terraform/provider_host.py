@@ -152,11 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         while not stopping and proc.poll() is None and pid_running(args.watch_pid) and args.cwd.is_dir():
             time.sleep(POLL_S)
     finally:
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGINT)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=5)
+        # No graceful interrupt: with the service or the stack gone nothing can be attached any
+        # more, and a debug provider's graceful stop waits on connections (seconds, under load).
         kill_group(proc)
         _remove_socket(args.out)
     return 0
