@@ -37,6 +37,7 @@ from pytest_mlinfra.sync import ModelSync, SyncedModel
 from pytest_mlinfra.targets import target_class
 from pytest_mlinfra.targets.base import Target
 from pytest_mlinfra.terraform.progress import ResourceSpan
+from pytest_mlinfra.terraform.provider_host import ServiceHost
 from pytest_mlinfra.terraform.source import check_stack_dir
 from pytest_mlinfra.terraform.stack import Stack, StageTimer
 from pytest_mlinfra.terraform.toolchain import AWS_PROVIDER, Toolchain, cache_root, find_terraform
@@ -418,7 +419,22 @@ class Run:
             on_status=self.record_status,
             progress=lambda line: self.progress(line),
             resource_spans=self.resource_spans,
+            reattach=self.settings.reattach_providers,
+            provider_host=self._provider_host(target),
         )
+
+    def _provider_host(self, target: Target | None) -> ServiceHost | None:
+        """A kept stack on the `mlinfra up` service: its providers live as long as the service
+        (the next --mlinfra-reuse run attaches to them); every other stack's stop with the run."""
+        from pytest_mlinfra.targets.local import LocalTarget
+
+        if self.kept is None or not isinstance(target, LocalTarget) or target.attached is None:
+            return None
+        if not target.outlives_session:
+            return None
+        from pytest_mlinfra.service import service_dir
+
+        return ServiceHost(target.attached.pid, service_dir() / "providers")
 
     def _record(self, stack: Stack) -> dict[str, Any]:
         """What another process needs to use (or destroy) this applied stack."""
@@ -637,9 +653,18 @@ class Run:
         return sorted(arns)
 
     def destroy_stack(self) -> None:
-        """Destroy the applied stack unless kept; raises (loudly) when destroy fails."""
+        """Destroy the applied stack unless kept; raises (loudly) when destroy fails. Its provider
+        processes stop either way (the next run of a kept stack starts its own)."""
         stack, self.stack = self.stack, None
-        if stack is None or self.share is not None:
+        if stack is None:
+            return
+        try:
+            self._destroy_stack(stack)
+        finally:
+            stack.stop_providers()
+
+    def _destroy_stack(self, stack: Stack) -> None:
+        if self.share is not None:
             return  # an xdist worker: the controller destroys once, after the last worker
         if self.kept is not None and stack.applied:
             self.kept.release(self.session_pid)
@@ -684,7 +709,10 @@ class Run:
                     if self.settings.keep:
                         self.log(self.keep_message(stack))
                     else:
-                        stack.destroy()
+                        try:
+                            stack.destroy()
+                        finally:
+                            stack.stop_providers()
                         stack.cleanup()
         finally:
             from pytest_mlinfra.service import terminate
