@@ -96,7 +96,8 @@ def supported_range() -> str:
     for line in declared:
         requirement = Requirement(line)
         if requirement.name == "moto":
-            return str(requirement.specifier)
+            # lower bound first, as people write it: ">=5.2.5,<5.3"
+            return ",".join(sorted(map(str, requirement.specifier), key=lambda item: item[0] != ">"))
     return ""
 
 
