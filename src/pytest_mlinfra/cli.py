@@ -27,6 +27,9 @@ class Command:
 
 
 COMMANDS: dict[str, Command] = {
+    "init": Command(
+        "write a minimal repo (stack, handler, model, tests, CI) that passes", "pytest_mlinfra.scaffold:main"
+    ),
     "audit": Command(
         "cost-tag audit of Terraform source, a plan/state, or live resources", "pytest_mlinfra.audit.cli:main"
     ),

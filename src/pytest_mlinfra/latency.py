@@ -70,7 +70,7 @@ def parse_budgets(spec: str) -> dict[str, float]:
         except ValueError:
             raise MlinfraError(
                 f"latency budget {item!r} is not KEY=MILLISECONDS with KEY in {', '.join(BUDGET_KEYS)}",
-                "write e.g. --mlinfra-latency-budget 'p50=100 p95=300 cold=5000'",
+                "write e.g. --mlinfra-latency-budget='p50=100 p95=300 cold=5000'",
             ) from None
     return budgets
 

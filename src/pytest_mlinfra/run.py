@@ -198,7 +198,7 @@ class Run:
         return self.target
 
     def stack_variables(self) -> dict[str, Any]:
-        """The contract's inputs (docs/contract.md); ``lambda_zip_path`` only with a handler dir (zipped here)."""
+        """The contract's inputs (docs/contract.md); ``lambda_zip_path`` only with a handler dir."""
         variables = self.plain_variables()
         if self.settings.handler_dir is not None:
             zip_path = self.workdir / "lambda.zip"

@@ -99,7 +99,8 @@ class ModelSync:
     @property
     def location(self) -> tuple[str, str]:
         """(bucket, key) the model is uploaded to, from the stack's outputs."""
-        return str(self.outputs["bucket_name"]), f"{str(self.outputs['model_key']).strip('/')}/{self.model_file}"
+        prefix = str(self.outputs["model_key"]).strip("/")
+        return str(self.outputs["bucket_name"]), f"{prefix}/{self.model_file}"
 
     def upload(self, artifact: Path) -> tuple[str, str]:
         if not artifact.is_file():
