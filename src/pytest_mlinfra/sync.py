@@ -39,6 +39,10 @@ class SyncedModel:
     verified_by: str = ""
     packages: PackageReport | None = None  # the function's EFS packages, when it has any
 
+    def __repr__(self) -> str:
+        where = "EFS" if self.on_efs else "S3"
+        return f"SyncedModel({self.s3_uri!r}, sha256={self.sha256[:12]}, {self.size} bytes, on {where})"
+
 
 def megabytes(count: float) -> str:
     return f"{count / 1e6:.1f} MB"

@@ -23,6 +23,9 @@ class NerPredictor:
 
     function: FunctionClient
 
+    def __repr__(self) -> str:
+        return f"NerPredictor({self.function.function_name!r})"
+
     @property
     def latencies(self) -> LatencyLog:
         return self.function.latencies
