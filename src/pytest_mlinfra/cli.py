@@ -33,6 +33,10 @@ COMMANDS: dict[str, Command] = {
     "audit": Command(
         "cost-tag audit of Terraform source, a plan/state, or live resources", "pytest_mlinfra.audit.cli:main"
     ),
+    "summary": Command(
+        "print a --mlinfra-json report as Markdown (CI step summary)",
+        "pytest_mlinfra.report.step_summary:main",
+    ),
     "runs": Command(
         "list the runs on this machine: status, age, target, what remains", "pytest_mlinfra.reap:runs_main"
     ),
