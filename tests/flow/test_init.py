@@ -29,9 +29,9 @@ def test_init_writes_every_file_and_refuses_to_overwrite(
 def test_init_repo_is_green_on_the_first_try(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     repo = tmp_path / "myrepo"
     assert main(["init", str(repo)]) == 0
-    junit, report = tmp_path / "junit.xml", tmp_path / "report.json"
+    junit, summary = tmp_path / "junit.xml", tmp_path / "report.json"
     command = [sys.executable, "-m", "pytest", "--mlinfra-target=local", "-p", "no:cacheprovider"]
-    command.append(f"--mlinfra-json={report}")
+    command.append(f"--mlinfra-json={summary}")
     proc = subprocess.run(
         [*command, f"--junitxml={junit}"], cwd=repo, capture_output=True, text=True, timeout=900
     )
@@ -40,7 +40,8 @@ def test_init_repo_is_green_on_the_first_try(tmp_path: Path, capsys: pytest.Capt
     assert 'failures="0"' in report and 'errors="0"' in report and 'tests="5"' in report
     assert "every resource carries its cost tags" in proc.stdout
     # the CI recipe's step summary (examples/ci) renders from this real report
-    assert main(["summary", str(report)]) == 0
+    capsys.readouterr()  # what init printed
+    assert main(["summary", str(summary)]) == 0
     markdown = capsys.readouterr().out
     assert markdown.startswith("## pytest-mlinfra: PASSED\n") and "5 passed" in markdown
     assert "| apply |" in markdown and "Latency (client wall time): p50" in markdown

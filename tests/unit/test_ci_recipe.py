@@ -54,3 +54,23 @@ def test_workflows_pass_actionlint() -> None:
     workflow = REPO / "examples" / "ci" / "github-workflow.yml"
     proc = subprocess.run(["actionlint", str(workflow)], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout
+
+
+def test_untaggable_resources_are_shown_as_such() -> None:
+    from pytest_mlinfra.report.summary import tag_rows
+
+    state = {
+        "values": {
+            "root_module": {
+                "resources": [
+                    {"mode": "managed", "address": "aws_iam_role_policy.p", "values": {"name": "p"}},
+                    {"mode": "managed", "address": "aws_s3_bucket.b", "values": {"tags_all": {"Name": "b"}}},
+                ]
+            }
+        }
+    }
+    rows = tag_rows(state, ("Name", "Owner"))
+    assert rows == [
+        {"address": "aws_iam_role_policy.p", "tags": {}, "taggable": False},
+        {"address": "aws_s3_bucket.b", "tags": {"Name": "b"}, "taggable": True},
+    ]

@@ -165,7 +165,12 @@ def _cost_tags(s: dict[str, Any]) -> str:
     ]
     resources = tags.get("resources", [])
     audit_rows = [
-        [_e(r["address"])] + [_e(r["tags"].get(k, "MISSING")) for k in tags["required"]] for r in resources
+        [_e(r["address"])]
+        + [
+            _e(r["tags"].get(k, "MISSING")) if r.get("taggable", True) else "not taggable"
+            for k in tags["required"]
+        ]
+        for r in resources
     ]
     verdict = (
         f'<p class="bad">{len(findings)} finding(s)</p>'
