@@ -74,3 +74,12 @@ def test_untaggable_resources_are_shown_as_such() -> None:
         {"address": "aws_iam_role_policy.p", "tags": {}, "taggable": False},
         {"address": "aws_s3_bucket.b", "tags": {"Name": "b"}, "taggable": True},
     ]
+
+
+def test_a_failed_tests_message_is_its_error_line() -> None:
+    from pytest_mlinfra.report.results import SessionResults
+
+    results = SessionResults()
+    text = "mlinfra_function = FunctionClient('f', 1 calls)\n\n>   assert x == 1\nE   assert 2 == 1\n"
+    results.record("t.py::bad", "call", "failed", 0.1, text)
+    assert results.results["t.py::bad"].message == "assert 2 == 1"
