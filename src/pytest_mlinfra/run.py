@@ -200,7 +200,7 @@ class Run:
         return self.target
 
     def stack_variables(self) -> dict[str, Any]:
-        """The contract's inputs (DESIGN.md); ``lambda_zip_path`` only with a handler dir (zipped here)."""
+        """The contract's inputs (docs/contract.md); ``lambda_zip_path`` only with a handler dir."""
         variables = self.plain_variables()
         if self.settings.handler_dir is not None:
             zip_path = self.workdir / "lambda.zip"
@@ -223,6 +223,8 @@ class Run:
             "enable_efs": self.model_on_efs(),
             "enable_http_api": s.http_api,
         }
+        if s.model_path is not None:  # the model keeps its name; a stack that declares model_file learns it
+            variables["model_file"] = s.model_path.name
         return variables
 
     def preflight(self, source: Path) -> None:
@@ -516,6 +518,7 @@ class Run:
                 packages=self.package_sync(stack.outputs),
                 stand_in=stand_in_honoured(self.settings),
                 progress=lambda line: self.progress(line),
+                model_file=self.settings.model_path.name,
             )
             kept = self.kept
             recorded = kept.model if kept is not None else None

@@ -112,7 +112,7 @@ def test_cost_tag_findings_fail_one_dedicated_item(pytester: pytest.Pytester) ->
         f"--mlinfra-stack={untagged}", "--mlinfra-require-tags=Name,CostCenter", "-rf"
     )
     assert result.ret == pytest.ExitCode.USAGE_ERROR, "a required tag without a value is a usage error"
-    result.stderr.fnmatch_lines(["*required cost tag CostCenter has no value*--mlinfra-tag CostCenter=*"])
+    result.stderr.fnmatch_lines(["*required cost tag CostCenter has no value*--mlinfra-tag=CostCenter=*"])
 
     result = pytester.runpytest(
         f"--mlinfra-stack={untagged}",

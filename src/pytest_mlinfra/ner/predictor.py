@@ -33,6 +33,9 @@ class NerPredictor:
 
     function: Caller
 
+    def __repr__(self) -> str:
+        return f"NerPredictor({self.function.function_name!r})"
+
     @property
     def latencies(self) -> LatencyLog:
         return self.function.latencies

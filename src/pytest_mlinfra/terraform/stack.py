@@ -304,6 +304,10 @@ class Stack:
         self.module_dirs = [self.copy_root / module.relative_to(layout.root) for module in layout.modules]
         self.write_variables()
 
+    def __repr__(self) -> str:
+        """Short: the run and the outputs' names (a counterexample or a diff shows it whole)."""
+        return f"Stack({self.source.name!r}, run_id={self.run_id!r}, outputs={sorted(self.outputs)})"
+
     def write_variables(self) -> None:
         """The variables file apply and destroy both read: the declared inputs with a value (None: not
         decided yet, e.g. the runtime before init, so the stack's default would stand)."""
