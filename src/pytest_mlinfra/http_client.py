@@ -46,10 +46,13 @@ class HttpClient:
     endpoint_url: str | None = None
     latencies: LatencyLog = field(default_factory=LatencyLog)
     sign: bool = False
-    credentials: Any = None
+    credentials: Any = field(default=None, repr=False)
     region: str = "us-east-1"
     timeout_s: float = 60.0
     _pool: Any = field(default=None, init=False, repr=False)
+
+    def __repr__(self) -> str:  # one line: a Hypothesis counterexample must fit on a screen
+        return f"HttpClient({self.url!r}, {len(self.latencies.samples)} calls)"
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.url)

@@ -34,7 +34,7 @@ class NerPredictor:
     function: Caller
 
     def __repr__(self) -> str:
-        return f"NerPredictor({self.function.function_name!r})"
+        return f"NerPredictor({self.function!r})"
 
     @property
     def latencies(self) -> LatencyLog:
