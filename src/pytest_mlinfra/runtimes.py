@@ -7,11 +7,12 @@ the runtimes that existed when it was released (3.39, the one available offline 
 python3.8 at most). The default runtime is the newest the selected provider accepts and AWS still
 allows for new functions (:func:`default_runtime`).
 
-Sources (checked 2026-12-02): AWS dates from the Lambda developer guide (lambda-python.html for the
-supported runtimes, lambda-runtimes.html for the deprecated ones); provider versions from the
+Sources (checked 2026-12-05): AWS dates from the Lambda developer guide's deprecation table
+(lambda-runtimes.html; cfn-lint's ``LmbdRuntimeLifecycle.json`` mirrors it); provider versions from the
 terraform-provider-aws CHANGELOG and the maintainers' release notes on the runtime's issue
 (python3.7 #6620: 1.51.0; python3.8 #11067: 2.39.0; python3.9 #20590: 3.55.0; python3.10: 4.64.0;
-python3.11: 5.11.0; python3.12: 5.32.0; python3.13 #40107/#40137: 5.76.0; python3.14 #45024: 6.20.0).
+python3.11: 5.11.0; python3.12 #34533/#34944: 5.27.0; python3.13 #40107/#40137: 5.76.0;
+python3.14 #45024: 6.20.0).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ _SCHEDULE = {
     "python3.7": ("2023-12-04", "2024-01-09"),
     "python3.8": ("2024-10-14", "2025-02-28"),
     "python3.9": ("2025-12-15", "2027-02-01"),
-    "python3.10": ("2026-10-31", "2026-11-30"),
+    "python3.10": ("2026-10-31", "2027-02-01"),
     "python3.11": ("2027-06-30", "2027-07-31"),
     "python3.12": ("2028-10-31", "2028-11-30"),
     "python3.13": ("2029-06-30", "2029-07-31"),
@@ -40,7 +41,7 @@ FIRST_PROVIDER = {
     "python3.9": "3.55.0",
     "python3.10": "4.64.0",
     "python3.11": "5.11.0",
-    "python3.12": "5.32.0",
+    "python3.12": "5.27.0",
     "python3.13": "5.76.0",
     "python3.14": "6.20.0",
 }

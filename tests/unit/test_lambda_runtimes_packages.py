@@ -89,8 +89,10 @@ def test_lock_file_gives_the_selected_provider_versions() -> None:
         ("3.39.0", TODAY, "python3.8"),  # the offline provider: python3.8 only, blocked since 2025-02-28
         ("2.70.0", TODAY, "python3.8"),
         ("3.55.0", TODAY, "python3.9"),  # the first release that accepts python3.9
-        ("4.67.0", TODAY, "python3.9"),  # accepts python3.10, which AWS blocks from 2026-11-30
-        ("4.67.0", "2026-11-01", "python3.10"),
+        ("4.67.0", TODAY, "python3.10"),  # AWS blocks python3.10 (and 3.9) from 2027-02-01
+        ("4.67.0", "2027-02-01", "python3.10"),  # none allowed any more: the provider's newest
+        ("5.27.0", TODAY, "python3.12"),  # the first release that accepts python3.12
+        ("5.26.0", TODAY, "python3.11"),
         ("5.11.0", TODAY, "python3.11"),
         ("5.75.1", TODAY, "python3.12"),  # python3.13 came with 5.76.0
         ("5.100.0", TODAY, "python3.13"),
@@ -148,7 +150,7 @@ def test_a_runtime_the_selected_provider_rejects_is_one_line_before_apply() -> N
         check_runtime("python3.12", "local", "warn", "3.39.0", today=TODAY)
     assert str(caught.value) == (
         "Lambda runtime python3.12 is not accepted by hashicorp/aws 3.39.0, which init selected (the "
-        "provider validates runtime itself; python3.12 needs >= 5.32.0). require hashicorp/aws >= 5.32.0 "
+        "provider validates runtime itself; python3.12 needs >= 5.27.0). require hashicorp/aws >= 5.27.0 "
         "in required_providers, or set --mlinfra-runtime (ini mlinfra_runtime) to a runtime that provider "
         "accepts; nothing was deployed"
     )
