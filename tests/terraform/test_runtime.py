@@ -68,7 +68,7 @@ def test_runtime_the_provider_rejects_is_one_line_before_apply(
     output = _output(result)
     assert result.ret == pytest.ExitCode.USAGE_ERROR, output
     lines = [line for line in output.splitlines() if "is not accepted by hashicorp/aws 3.39.0" in line]
-    assert len(lines) == 1 and "python3.12 needs >= 5.32.0" in lines[0], output
+    assert len(lines) == 1 and "python3.12 needs >= 5.27.0" in lines[0], output
     assert "DESTROY FAILED" not in output and "Traceback" not in output
     assert "terraform apply" not in output and "apply failed" not in output, "nothing was applied"
     assert not list((pytester.path / "runs").rglob("terraform.tfstate"))

@@ -78,7 +78,11 @@ def test_addresses_modules_and_outputs(tmp_path: Path) -> None:
     assert sg["resources"][0]["address"] == 'module.net.module.sg["web"].aws_security_group.g["x"]'
     assert sg["resources"][0]["provider_name"] == "registry.terraform.io/hashicorp/aws"
     assert doc["values"]["outputs"]["key"] == {"sensitive": True, "value": "k", "type": "string"}
-    assert tag_rows(doc, ("Owner",))[0] == {"address": "aws_s3_bucket.a", "tags": {"Owner": "me"}}
+    assert tag_rows(doc, ("Owner",))[0] == {
+        "address": "aws_s3_bucket.a",
+        "tags": {"Owner": "me"},
+        "taggable": True,
+    }
     assert audit_plan(doc, Policy(require=("Owner",))) == audit_plan(STATE, Policy(require=("Owner",)))
 
 
