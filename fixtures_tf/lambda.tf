@@ -26,10 +26,12 @@ resource "aws_lambda_function" "predictor" {
     # same file system: synced with the model by DataSync, imported through PYTHONPATH on the mount.
     variables = var.enable_efs ? {
       MODEL_DIR  = local.efs_mount_path
+      MODEL_FILE = var.model_file
       PYTHONPATH = "${local.efs_mount_path}/python"
       } : {
       MODEL_DIR    = "/tmp/model"
-      MODEL_S3_URI = "s3://${aws_s3_bucket.models.id}/${var.model_key}/model.pt"
+      MODEL_FILE   = var.model_file
+      MODEL_S3_URI = "s3://${aws_s3_bucket.models.id}/${var.model_key}/${var.model_file}"
     }
   }
 

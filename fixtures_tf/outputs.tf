@@ -1,4 +1,4 @@
-# The outputs the plugin reads (the contract in DESIGN.md). EFS/DataSync outputs are null without EFS.
+# The outputs the plugin reads (the contract: docs/contract.md in the pytest-mlinfra repository). EFS/DataSync outputs are null without EFS.
 
 output "bucket_name" {
   description = "S3 bucket the model is uploaded to."

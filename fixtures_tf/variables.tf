@@ -1,4 +1,4 @@
-# Inputs the plugin sets (the contract in DESIGN.md), then knobs with safe defaults.
+# Inputs the plugin sets (the contract: docs/contract.md in the pytest-mlinfra repository), then knobs with safe defaults.
 
 variable "run_id" {
   description = "Short unique id of this test run; tagged as mlinfra:run-id so leftovers can be found."
@@ -90,6 +90,17 @@ variable "model_key" {
   validation {
     condition     = can(regex("^[A-Za-z0-9][A-Za-z0-9_./-]*[A-Za-z0-9]$", var.model_key))
     error_message = "The model_key must be a key prefix without leading or trailing slash."
+  }
+}
+
+variable "model_file" {
+  description = "File name of the model under model_key (the plugin passes the artifact's own name)."
+  type        = string
+  default     = "model.pt"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9][A-Za-z0-9_.-]*$", var.model_file))
+    error_message = "The model_file must be a plain file name (no slash)."
   }
 }
 

@@ -1,6 +1,6 @@
 """Compile the locks that tox and .ci/run install from, with uv (pip install uv).
 
-python scripts/lock.py            # rewrite constraints/lock.txt and constraints/localstack-lock.txt
+python scripts/lock.py            # rewrite constraints/lock.txt, localstack-lock.txt and floor.txt
 python scripts/lock.py --check    # exit 1 when a lock no longer satisfies its .in file or pyproject
 
 The locks are for Linux x86_64, CPython 3.11 (the machines CI and the README's commands run on).
@@ -23,15 +23,17 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 CONSTRAINTS = REPO / "constraints"
+# source -> (lock, uv resolution): the floor lock takes the oldest release of each direct dependency.
 LOCKS = {
-    CONSTRAINTS / "requirements.in": CONSTRAINTS / "lock.txt",
-    CONSTRAINTS / "localstack.in": CONSTRAINTS / "localstack-lock.txt",
+    CONSTRAINTS / "requirements.in": (CONSTRAINTS / "lock.txt", "highest"),
+    CONSTRAINTS / "localstack.in": (CONSTRAINTS / "localstack-lock.txt", "highest"),
+    CONSTRAINTS / "floor.in": (CONSTRAINTS / "floor.txt", "lowest-direct"),
 }
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 
 
 def torch_sources() -> list[str]:
-    """Where the CPU torch wheel comes from: pip's find-links when set (this machine kind), else PyTorch's index."""
+    """Where the CPU torch wheel comes from: pip's find-links when set, else PyTorch's CPU index."""
     found = subprocess.run(
         [sys.executable, "-m", "pip", "config", "get", "global.find-links"],
         capture_output=True,
@@ -58,14 +60,14 @@ def compile_lock(source: Path, output: Path, upgrade: bool, resolution: str = "h
         "-o", str(output),
         *torch_sources(),
     ]  # fmt: skip
-    if not upgrade and output.exists():
-        pass  # uv keeps the versions already in the output file unless --upgrade
-    else:
+    if upgrade or not output.exists():  # else uv keeps the versions already in the output file
         command.append("--upgrade")
     env = {**os.environ, "UV_NO_CONFIG": "1"}
     subprocess.run(command, cwd=REPO, check=True, env=env)
     # uv writes the find-links it used as a header line; the lock must not name a machine's folders.
-    lines = [line for line in output.read_text().splitlines(keepends=True) if not line.startswith("--find-links")]
+    lines = [
+        line for line in output.read_text().splitlines(keepends=True) if not line.startswith("--find-links")
+    ]
     text = "".join(lines)
     output.write_text(text)
     return text
@@ -77,22 +79,24 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 when a lock is out of date")
     args = parser.parse_args()
     stale = []
-    for source, output in LOCKS.items():
+    for source, (output, resolution) in LOCKS.items():
         if args.check:
             with tempfile.TemporaryDirectory() as tmp:
                 copy = Path(tmp) / output.name
                 shutil.copy(output, copy)
-                fresh = compile_lock(source, copy, upgrade=False)
+                fresh = compile_lock(source, copy, upgrade=False, resolution=resolution)
             if fresh != output.read_text():
                 stale.append(output)
                 sys.stdout.writelines(
                     difflib.unified_diff(output.read_text().splitlines(True), fresh.splitlines(True))
                 )
         else:
-            compile_lock(source, output, upgrade=args.upgrade)
+            compile_lock(source, output, upgrade=args.upgrade, resolution=resolution)
             print(f"wrote {output.relative_to(REPO)}")
     if stale:
-        print(f"out of date: {', '.join(str(p.relative_to(REPO)) for p in stale)}; run python scripts/lock.py")
+        print(
+            f"out of date: {', '.join(str(p.relative_to(REPO)) for p in stale)}; run python scripts/lock.py"
+        )
     return 1 if stale else 0
 
 

@@ -60,8 +60,8 @@ class RequestError(Exception):
 
 
 def model_path() -> Path:
-    """Where the model lives: $MODEL_DIR/model.pt (the EFS mount in the deployed stack)."""
-    return Path(os.environ.get("MODEL_DIR", DEFAULT_MODEL_DIR)) / "model.pt"
+    """Where the model lives: $MODEL_DIR/$MODEL_FILE (the EFS mount and the artifact's name in the stack)."""
+    return Path(os.environ.get("MODEL_DIR", DEFAULT_MODEL_DIR)) / os.environ.get("MODEL_FILE", "model.pt")
 
 
 def fetch_from_s3(path: Path) -> None:

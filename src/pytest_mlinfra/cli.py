@@ -27,8 +27,15 @@ class Command:
 
 
 COMMANDS: dict[str, Command] = {
+    "init": Command(
+        "write a minimal repo (stack, handler, model, tests, CI) that passes", "pytest_mlinfra.scaffold:main"
+    ),
     "audit": Command(
         "cost-tag audit of Terraform source, a plan/state, or live resources", "pytest_mlinfra.audit.cli:main"
+    ),
+    "summary": Command(
+        "print a --mlinfra-json report as Markdown (CI step summary)",
+        "pytest_mlinfra.report.step_summary:main",
     ),
     "runs": Command(
         "list the runs on this machine: status, age, target, what remains", "pytest_mlinfra.reap:runs_main"
@@ -40,17 +47,34 @@ COMMANDS: dict[str, Command] = {
 }
 
 
+def version() -> str:
+    """The installed distribution's version (what ``pip show pytest-mlinfra`` says)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("pytest-mlinfra")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def usage() -> str:
     width = max(len(name) for name in COMMANDS)
     rows = "\n".join(f"  {name.ljust(width)}  {command.summary}" for name, command in COMMANDS.items())
     tail = f"{PROG} COMMAND --help for a command's options"
-    return f"usage: {PROG} COMMAND [ARGS...]\n\ncommands:\n{rows}\n\n{tail}\n"
+    return f"usage: {PROG} [--version] COMMAND [ARGS...]\n\ncommands:\n{rows}\n\n{tail}\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if not args or args[0] in {"-h", "--help"}:
+    if not args:  # a command is required: help on stderr, usage error
+        sys.stderr.write(usage())
+        return 2
+    if args[0] in {"-h", "--help"}:
         sys.stdout.write(usage())
+        return 0
+    if args[0] in {"-V", "--version"}:
+        sys.stdout.write(f"{PROG} {version()}\n")
         return 0
     name, rest = args[0], args[1:]
     command = COMMANDS.get(name)

@@ -20,12 +20,13 @@ from pytest_mlinfra.errors import MlinfraError
 
 if TYPE_CHECKING:
     from pytest_mlinfra.function import FunctionClient
+    from pytest_mlinfra.http_client import HttpClient
     from pytest_mlinfra.run import Run
     from pytest_mlinfra.sync import SyncedModel
     from pytest_mlinfra.targets.base import Target
     from pytest_mlinfra.terraform.stack import Stack
 
-__all__ = ["mlinfra_function", "mlinfra_model", "mlinfra_stack", "mlinfra_target"]
+__all__ = ["mlinfra_function", "mlinfra_http", "mlinfra_model", "mlinfra_stack", "mlinfra_target"]
 
 T = TypeVar("T")
 
@@ -96,3 +97,18 @@ def mlinfra_function(
 
     register_profile(mlinfra_run.settings)
     return _or_stop(request, mlinfra_run, "function", mlinfra_run.function)
+
+
+@pytest.fixture(scope="session")
+def mlinfra_http(
+    request: pytest.FixtureRequest, mlinfra_run: Run, mlinfra_function: FunctionClient
+) -> Iterator[HttpClient]:
+    """The deployed HTTP endpoint named by the ``http_output`` stack output (default ``http_url``;
+    the bundled stack has it with ``--mlinfra-http-api``): ``http.request(method, path, body,
+    headers)``, ``http.post_json(doc)``, ``http(event) -> dict``, ``http.signed()`` (SigV4, for
+    ``AWS_IAM`` URLs). Its latencies go into the same budget and report as the Invoke client's."""
+    client = _or_stop(request, mlinfra_run, "http", mlinfra_run.http)
+    try:
+        yield client
+    finally:
+        client.close()

@@ -58,6 +58,9 @@ class FunctionClient:
     function_name: str
     latencies: LatencyLog = field(default_factory=LatencyLog)
 
+    def __repr__(self) -> str:
+        return f"FunctionClient({self.function_name!r}, {len(self.latencies.samples)} calls)"
+
     def invoke(self, event: Any) -> Invocation:
         """Send any event (also malformed ones) and return the raw answer with its timing."""
         started = time.perf_counter()

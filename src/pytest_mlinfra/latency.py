@@ -39,6 +39,11 @@ class LatencyLog:
     def add(self, sample: Sample) -> None:
         self.samples.append(sample)
 
+    def __repr__(self) -> str:
+        """A line, not every sample: it shows up in Hypothesis counterexamples and assertion diffs."""
+        shown = " ".join(f"{k}={v:.1f}ms" for k, v in self.summary().items() if k != "invokes")
+        return f"LatencyLog({len(self.samples)} samples{', ' + shown if shown else ''})"
+
     @property
     def warm(self) -> list[float]:
         return [s.client_ms for s in self.samples if not s.cold]
@@ -70,7 +75,7 @@ def parse_budgets(spec: str) -> dict[str, float]:
         except ValueError:
             raise MlinfraError(
                 f"latency budget {item!r} is not KEY=MILLISECONDS with KEY in {', '.join(BUDGET_KEYS)}",
-                "write e.g. --mlinfra-latency-budget 'p50=100 p95=300 cold=5000'",
+                "write e.g. --mlinfra-latency-budget='p50=100 p95=300 cold=5000'",
             ) from None
     return budgets
 

@@ -138,6 +138,7 @@ def settings_from_config(config: pytest.Config) -> Settings:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "mlinfra: test uses the deployed stack (pytest-mlinfra)")
     try:
+        _check_ini(config)
         settings = settings_from_config(config)
         settings.validate()
     except MlinfraError as exc:
@@ -155,6 +156,19 @@ def pytest_configure(config: pytest.Config) -> None:
     state.progress = TerminalProgress.for_config(config)
     state.results = SessionResults(on_examples=_live_examples(state))
     config.pluginmanager.register(ReportHooks(state), "mlinfra-report")
+
+
+def _check_ini(config: pytest.Config) -> None:
+    """The user's ini skipped because an option value was taken for a path: one line (inifile.py)."""
+    from pytest_mlinfra.inifile import ini_trap
+
+    if hasattr(config, "workerinput") or getattr(config.option, "inifilename", None):
+        return  # xdist workers follow the controller; -c chose the ini on purpose
+    flags = {d.option for _name, d in declarations() if d.kind == "flag"}
+    params = config.invocation_params
+    line = ini_trap(config.inipath, Path(params.dir), list(params.args), flags)
+    if line is not None:
+        raise MlinfraError(line)
 
 
 def _live_examples(state: SessionState) -> Any:

@@ -103,7 +103,7 @@ def check_outputs(
         return
     users = sorted((MODEL_FIXTURES | FUNCTION_FIXTURES) & set(fixtures))
     efs = [name for name in missing if name in EFS_MODEL_OUTPUTS]
-    todo = f"declare output {', '.join(missing)} in the stack (the contract in DESIGN.md)"
+    todo = f"declare output {', '.join(missing)} in the stack (see docs/contract.md)"
     if efs and len(efs) == len(missing):
         todo += ", or serve the model from S3 with --mlinfra-model-source=s3"
     raise MlinfraError(

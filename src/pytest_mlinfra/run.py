@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from pytest_mlinfra import interrupts
 from pytest_mlinfra.errors import MlinfraError
 from pytest_mlinfra.function import FunctionClient
+from pytest_mlinfra.http_client import HttpClient
 from pytest_mlinfra.latency import LatencyLog, Sample
 from pytest_mlinfra.ledger import Ledger
 from pytest_mlinfra.packages import PACKAGES_DIR, PackageReport, PackageSync, stand_in_honoured
@@ -36,6 +37,7 @@ from pytest_mlinfra.sync import ModelSync, SyncedModel
 from pytest_mlinfra.targets import target_class
 from pytest_mlinfra.targets.base import Target
 from pytest_mlinfra.terraform.progress import ResourceSpan
+from pytest_mlinfra.terraform.provider_host import ServiceHost
 from pytest_mlinfra.terraform.source import check_stack_dir
 from pytest_mlinfra.terraform.stack import Stack, StageTimer
 from pytest_mlinfra.terraform.toolchain import AWS_PROVIDER, Toolchain, cache_root, find_terraform
@@ -198,7 +200,7 @@ class Run:
         return self.target
 
     def stack_variables(self) -> dict[str, Any]:
-        """The contract's inputs (DESIGN.md); ``lambda_zip_path`` only with a handler dir (zipped here)."""
+        """The contract's inputs (docs/contract.md); ``lambda_zip_path`` only with a handler dir."""
         variables = self.plain_variables()
         if self.settings.handler_dir is not None:
             zip_path = self.workdir / "lambda.zip"
@@ -219,7 +221,10 @@ class Run:
             "lambda_memory_mb": s.memory_mb,
             "lambda_timeout_s": s.timeout_s,
             "enable_efs": self.model_on_efs(),
+            "enable_http_api": s.http_api,
         }
+        if s.model_path is not None:  # the model keeps its name; a stack that declares model_file learns it
+            variables["model_file"] = s.model_path.name
         return variables
 
     def preflight(self, source: Path) -> None:
@@ -416,7 +421,22 @@ class Run:
             on_status=self.record_status,
             progress=lambda line: self.progress(line),
             resource_spans=self.resource_spans,
+            reattach=self.settings.reattach_providers,
+            provider_host=self._provider_host(target),
         )
+
+    def _provider_host(self, target: Target | None) -> ServiceHost | None:
+        """A kept stack on the `mlinfra up` service: its providers live as long as the service
+        (the next --mlinfra-reuse run attaches to them); every other stack's stop with the run."""
+        from pytest_mlinfra.targets.local import LocalTarget
+
+        if self.kept is None or not isinstance(target, LocalTarget) or target.attached is None:
+            return None
+        if not target.outlives_session:
+            return None
+        from pytest_mlinfra.service import service_dir
+
+        return ServiceHost(target.attached.pid, service_dir() / "providers")
 
     def _record(self, stack: Stack) -> dict[str, Any]:
         """What another process needs to use (or destroy) this applied stack."""
@@ -498,6 +518,7 @@ class Run:
                 packages=self.package_sync(stack.outputs),
                 stand_in=stand_in_honoured(self.settings),
                 progress=lambda line: self.progress(line),
+                model_file=self.settings.model_path.name,
             )
             kept = self.kept
             recorded = kept.model if kept is not None else None
@@ -557,6 +578,39 @@ class Run:
         client = self.target.client("lambda", config=timeout)
         return FunctionClient(client, str(stack.outputs["function_name"]), latencies=self.latencies)
 
+    def http_endpoint(self) -> str | None:
+        """The deployed HTTP endpoint (the ``http_output`` output), None when the stack has none."""
+        value = self.deployed_stack().outputs.get(self.settings.http_output)
+        return str(value) if value else None
+
+    def http(self) -> HttpClient:
+        """A client for the deployed HTTP endpoint; its latencies go with the Invoke client's."""
+        url = self.http_endpoint()
+        if url is None:
+            name = self.settings.http_output
+            raise MlinfraError(
+                f"the stack has no output {name!r} holding an HTTP endpoint",
+                f"add output {name!r} (e.g. aws_lambda_function_url.X.function_url) or name yours "
+                "with --mlinfra-http-output",
+            )
+        from botocore.credentials import Credentials
+
+        from pytest_mlinfra.targets.base import FAKE_KEY
+
+        credentials = Credentials(FAKE_KEY, FAKE_KEY) if self.target.endpoint_url else None
+        if credentials is None:
+            import boto3
+
+            credentials = boto3.session.Session().get_credentials()
+        return HttpClient(
+            url,
+            endpoint_url=self.target.endpoint_url,
+            latencies=self.latencies,
+            credentials=credentials,
+            region=self.target.region,
+            timeout_s=self.settings.timeout_s + 30,
+        )
+
     def audit(self) -> list[Finding]:
         """Cost-tag findings on the deployed stack: its state (tags_all) and the live resources."""
         from pytest_mlinfra.audit import Policy, audit_live, audit_plan, cache
@@ -602,9 +656,18 @@ class Run:
         return sorted(arns)
 
     def destroy_stack(self) -> None:
-        """Destroy the applied stack unless kept; raises (loudly) when destroy fails."""
+        """Destroy the applied stack unless kept; raises (loudly) when destroy fails. Its provider
+        processes stop either way (the next run of a kept stack starts its own)."""
         stack, self.stack = self.stack, None
-        if stack is None or self.share is not None:
+        if stack is None:
+            return
+        try:
+            self._destroy_stack(stack)
+        finally:
+            stack.stop_providers()
+
+    def _destroy_stack(self, stack: Stack) -> None:
+        if self.share is not None:
             return  # an xdist worker: the controller destroys once, after the last worker
         if self.kept is not None and stack.applied:
             self.kept.release(self.session_pid)
@@ -649,7 +712,10 @@ class Run:
                     if self.settings.keep:
                         self.log(self.keep_message(stack))
                     else:
-                        stack.destroy()
+                        try:
+                            stack.destroy()
+                        finally:
+                            stack.stop_providers()
                         stack.cleanup()
         finally:
             from pytest_mlinfra.service import terminate

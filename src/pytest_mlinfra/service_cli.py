@@ -9,7 +9,9 @@ ours runs there) it destroys the stacks kept on that target. ``status`` says wha
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from typing import Any
 
 from pytest_mlinfra import kept, service
 from pytest_mlinfra.errors import MlinfraError
@@ -70,9 +72,40 @@ def down_main(argv: list[str]) -> int:
     return 1 if failed else 0
 
 
+def _status_json(record: Any) -> dict[str, Any]:
+    """What ``status`` prints, for scripts: the service (None when not recorded) and the kept stacks."""
+    described = None
+    if record is not None:
+        alive = record.alive()
+        described = {"pid": record.pid, "endpoint_url": record.endpoint_url, "alive": alive}
+        described["state_dir"] = str(record.state_dir)
+    stacks = [
+        {
+            "run_id": k.run_id,
+            "target": k.target,
+            "where": k.where,
+            "source": k.source,
+            "owner": k.owner,
+            "workdir": str(k.workdir),
+            "created": k.created,
+            "reused": k.reused,
+            "summary": k.describe(),
+        }
+        for k in kept.all_kept()
+    ]
+    return {"service": described, "kept": stacks}
+
+
 def status_main(argv: list[str]) -> int:
-    _parser("status", "what runs and what is kept").parse_args(argv)
+    parser = _parser("status", "what runs and what is kept")
+    parser.add_argument(
+        "--json", action="store_true", help="one JSON object: the service and the kept stacks"
+    )
+    args = parser.parse_args(argv)
     record = service.recorded_service()
+    if args.json:
+        print(json.dumps(_status_json(record), indent=2, sort_keys=True))
+        return 0
     if record is None:
         print("embedded AWS: not running (start it with: mlinfra up)")
     elif record.alive():

@@ -152,7 +152,7 @@ def _tags(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise MlinfraError(f"cost tag {pair!r} is not KEY=VALUE", "write tags as --mlinfra-tag Team=ml")
+            raise MlinfraError(f"cost tag {pair!r} is not KEY=VALUE", "write tags as --mlinfra-tag=Team=ml")
         tags[key.strip()] = value.strip()
     return tags
 
@@ -266,6 +266,18 @@ class Settings:
         parse=parse_budgets,
         shown=f"`{DEFAULT_LATENCY_BUDGET}`",
     )
+    http_output: str = setting(
+        "stack output holding the HTTP endpoint (function URL, HTTP API route URL) mlinfra_http calls; when "
+        "the stack has it (not null), the stock NER properties call the predictor through it",
+        default="http_url",
+        metavar="OUTPUT",
+    )
+    http_api: bool = setting(
+        "set the stack's enable_http_api input (the bundled stack: an API Gateway HTTP API in front of "
+        "the predictor, output http_url)",
+        default=False,
+        kind="flag",
+    )
     min_recall: float = setting(
         "minimum recall of names inserted into neutral templates (NER suite)", default=0.9, parse=float
     )
@@ -325,6 +337,15 @@ class Settings:
         "release the registry has",
         default=True,
         key="no_bundled_providers",
+        kind="flag",
+        shown="off",
+    )
+    reattach_providers: bool = setting(
+        "each Terraform command starts its own provider processes, as plain Terraform does (by "
+        "default each provider starts once per stack and every command but init attaches to it: "
+        "Terraform's reattach protocol, ~3 s less per command with hashicorp/aws 5.x)",
+        default=True,
+        key="no_provider_reattach",
         kind="flag",
         shown="off",
     )
@@ -398,7 +419,7 @@ class Settings:
         valueless = self.untagged_required()
         if valueless:
             key = valueless[0]
-            raise MlinfraError(f"required cost tag {key} has no value", f"pass --mlinfra-tag {key}=VALUE")
+            raise MlinfraError(f"required cost tag {key} has no value", f"pass --mlinfra-tag={key}=VALUE")
         for path, what in ((self.handler_dir, "handler directory"), (self.model_path, "model artifact")):
             if path is not None and not path.exists():
                 raise MlinfraError(
@@ -514,11 +535,21 @@ def _env_flag(name: str | None) -> bool:
     return bool(name) and os.environ.get(name or "", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+_METAVAR: dict[Kind, str] = {
+    "value": "VALUE",
+    "flag": "",
+    "path": "PATH",
+    "list": "VALUE",
+    "locations": "DIR",
+}
+
+
 def markdown_table() -> str:
     """The README's options table (kept equal to the README by tests/plugin/test_settings.py)."""
     rows = ["| option | ini | default | what it does |", "|---|---|---|---|"]
     for _name, d in declarations():
-        option = f"`{d.option}`" + (f" {d.metavar}" if d.metavar else "")
+        # spelled --option=VALUE: "--option VALUE" lets pytest take VALUE for a path (rootdir, ini)
+        option = f"`{d.option}`" if d.kind == "flag" else f"`{d.option}={d.metavar or _METAVAR[d.kind]}`"
         ini = f"`{d.ini}`" + "".join(f" (or `{alias}`)" for alias in d.ini_aliases)
         extra = f" (env `{d.env}`)" if d.env else ""
         rows.append(f"| {option} | {ini} | {d.shown} | {d.help}{extra} |")

@@ -23,7 +23,7 @@ from typing import IO, Any
 from pytest_mlinfra.errors import MlinfraError
 from pytest_mlinfra.packages import PACKAGES_DIR, PackageReport, PackageSync
 
-MODEL_FILE = "model.pt"
+MODEL_FILE = "model.pt"  # the name when none is known (a plain ModelSync); runs pass the artifact's own
 _DONE = {"SUCCESS", "ERROR"}
 
 
@@ -38,6 +38,10 @@ class SyncedModel:
     execution_arn: str | None = None
     verified_by: str = ""
     packages: PackageReport | None = None  # the function's EFS packages, when it has any
+
+    def __repr__(self) -> str:
+        where = "EFS" if self.on_efs else "S3"
+        return f"SyncedModel({self.s3_uri!r}, sha256={self.sha256[:12]}, {self.size} bytes, on {where})"
 
 
 def megabytes(count: float) -> str:
@@ -93,11 +97,14 @@ class ModelSync:
     stand_in: bool = False
     progress: Callable[[str], None] = lambda _line: None
     execution: dict[str, Any] | None = None
+    # the artifact keeps its file name: s3://<bucket>/<model_key>/<model_file>, and on EFS likewise
+    model_file: str = MODEL_FILE
 
     @property
     def location(self) -> tuple[str, str]:
         """(bucket, key) the model is uploaded to, from the stack's outputs."""
-        return str(self.outputs["bucket_name"]), f"{str(self.outputs['model_key']).strip('/')}/{MODEL_FILE}"
+        prefix = str(self.outputs["model_key"]).strip("/")
+        return str(self.outputs["bucket_name"]), f"{prefix}/{self.model_file}"
 
     def upload(self, artifact: Path) -> tuple[str, str]:
         if not artifact.is_file():
@@ -115,7 +122,7 @@ class ModelSync:
             step = sent * 10 // max(total, 1)
             if step > shown[0]:
                 shown[0] = step
-                self.progress(f"upload {MODEL_FILE} {megabytes(sent)}/{megabytes(total)}")
+                self.progress(f"upload {self.model_file} {megabytes(sent)}/{megabytes(total)}")
 
         with open(artifact, "rb") as handle:
             self.client("s3").put_object(
@@ -190,7 +197,7 @@ class ModelSync:
         if self.efs_storage is not None:
             landed = self.efs_storage(str(self.outputs["efs_file_system_id"]))
             root = landed / str(self.outputs.get("efs_root_path", "/")).strip("/")
-            path = root / MODEL_FILE
+            path = root / self.model_file
             if not path.is_file():
                 raise MlinfraError(
                     f"DataSync execution {execution_arn} succeeded but {path} is missing",
@@ -247,7 +254,7 @@ class ModelSync:
         except MlinfraError:
             return None
         root = landed / str(self.outputs.get("efs_root_path", "/")).strip("/")
-        if not (root / MODEL_FILE).is_file() or sha256_file(root / MODEL_FILE) != previous.sha256:
+        if not (root / self.model_file).is_file() or sha256_file(root / self.model_file) != previous.sha256:
             return None
         if self.packages is None:
             return previous

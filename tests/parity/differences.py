@@ -29,6 +29,12 @@ KNOWN_DIFFERENCES: dict[str, str] = {
     ),
     "lambda.invoke-not-json": NO_JSON_CHECK,
     "lambda.invoke-nested-1500": NO_JSON_CHECK + "; the 1,000-level limit is Jackson's default",
+    "lambda.url-iam-unsigned": (
+        "LocalStack 4.13 does not enforce AuthType=AWS_IAM on function URLs and runs the function (200); "
+        'AWS refuses a request without a SigV4 signature with 403 {"Message":"Forbidden"} '
+        "(Lambda developer guide, function URLs: security and auth model)"
+    ),
+    "apigw.http-api-without-permission": COMMUNITY_LACKS.format(service="API Gateway v2 (HTTP APIs)"),
     "efs.file-system-size": COMMUNITY_LACKS.format(service="EFS"),
     "datasync.efs-location-without-mount-target": COMMUNITY_LACKS.format(service="DataSync"),
     "datasync.list-locations": COMMUNITY_LACKS.format(service="DataSync"),

@@ -14,6 +14,8 @@ import uuid
 import zipfile
 from typing import Any
 
+from pytest_mlinfra.http_client import HttpClient, HttpResponse
+
 from .harness import REGION, Clients, Scenario, Seen
 
 HANDLER = "def handler(event, context):\n    return {'event': event}\n"
@@ -31,27 +33,33 @@ def _bucket(c: Clients) -> str:
     return str(c.scratch["bucket"])
 
 
-def _function(c: Clients) -> str:
-    """One echo function per run (created once, waited until Active as AWS clients must)."""
-    if "function" not in c.scratch:
-        role = c("iam").create_role(
-            RoleName=_name("role"),
-            AssumeRolePolicyDocument=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "lambda.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
-        )["Role"]["Arn"]
+def _function(c: Clients, key: str = "function", source: str = HANDLER) -> str:
+    """One function per ``key`` and run (created once, waited until Active as AWS clients must);
+    the default is the echo function."""
+    if key not in c.scratch:
+        c.scratch.setdefault("role", None)
+        role = (
+            c.scratch["role"]
+            or c("iam").create_role(
+                RoleName=_name("role"),
+                AssumeRolePolicyDocument=json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"Service": "lambda.amazonaws.com"},
+                                "Action": "sts:AssumeRole",
+                            }
+                        ],
+                    }
+                ),
+            )["Role"]["Arn"]
+        )
+        c.scratch["role"] = role
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w") as archive:
-            archive.writestr("echo.py", HANDLER)
+            archive.writestr("echo.py", source)
         name = _name("fn")
         c("lambda").create_function(
             FunctionName=name,
@@ -62,8 +70,8 @@ def _function(c: Clients) -> str:
             Timeout=30,
         )
         c("lambda").get_waiter("function_active_v2").wait(FunctionName=name)
-        c.scratch["function"] = name
-    return str(c.scratch["function"])
+        c.scratch[key] = name
+    return str(c.scratch[key])
 
 
 def _invoke(c: Clients, payload: bytes | None, **kw: Any) -> Seen:
@@ -183,6 +191,89 @@ def lambda_invoke_missing_function(c: Clients) -> Seen:
     return Seen(c("lambda").invoke(FunctionName=_name("nofn"), Payload=b"{}"))
 
 
+# -- Lambda function URLs (plain HTTP: the emulator's endpoint with the URL's host as Host) ---------
+RAISER = "def handler(event, context):\n    raise ValueError('boom')\n"
+
+
+def _url(c: Clients, key: str, auth: str = "NONE", source: str = HANDLER) -> HttpClient:
+    """A function URL (``NONE``: with the two public permissions AWS requires) and a client for it."""
+    if f"url-{key}" not in c.scratch:
+        name = _function(c, key, source)
+        url = c("lambda").create_function_url_config(FunctionName=name, AuthType=auth)["FunctionUrl"]
+        if auth == "NONE":
+            lam = c("lambda")
+            lam.add_permission(
+                FunctionName=name,
+                StatementId="url",
+                Action="lambda:InvokeFunctionUrl",
+                Principal="*",
+                FunctionUrlAuthType="NONE",
+            )
+            lam.add_permission(
+                FunctionName=name, StatementId="invoke", Action="lambda:InvokeFunction", Principal="*"
+            )
+        c.scratch[f"url-{key}"] = url
+    return HttpClient(str(c.scratch[f"url-{key}"]), endpoint_url=c.endpoint_url)
+
+
+def _http(response: HttpResponse, **facts: Any) -> Seen:
+    facts.setdefault("body", response.body.decode("utf-8", "replace")[:60])
+    return Seen({"ResponseMetadata": {"HTTPStatusCode": response.status}}, pick={}, facts=facts)
+
+
+def lambda_url_config(c: Clients) -> Seen:
+    response = c("lambda").create_function_url_config(FunctionName=_function(c, "urlcfg"), AuthType="AWS_IAM")
+    url = response["FunctionUrl"]
+    return Seen(response, pick={}, facts={"AuthType": response["AuthType"], "slash": url.endswith("/")})
+
+
+def lambda_url_post_json(c: Clients) -> Seen:
+    response = _url(c, "urlecho").post_json({"text": "Tom Cruise"}, "/predict")
+    event = response.json()["event"]
+    return _http(
+        response,
+        body="-",
+        content_type=response.headers.get("content-type", "-"),
+        event={k: event.get(k) for k in ("version", "routeKey", "rawPath", "body", "isBase64Encoded")},
+    )
+
+
+def lambda_url_binary_body(c: Clients) -> Seen:
+    response = _url(c, "urlecho").request(
+        "POST", "/", b"\x00\xff", {"Content-Type": "application/octet-stream"}
+    )
+    event = response.json()["event"]
+    return _http(response, body="-", event={k: event.get(k) for k in ("body", "isBase64Encoded")})
+
+
+def lambda_url_iam_unsigned(c: Clients) -> Seen:
+    return _http(_url(c, "urliam", auth="AWS_IAM").post_json({}))
+
+
+def lambda_url_handler_error(c: Clients) -> Seen:
+    return _http(_url(c, "urlraise", source=RAISER).post_json({}))
+
+
+def lambda_url_unknown_id(c: Clients) -> Seen:
+    client = HttpClient("https://" + "a" * 32 + f".lambda-url.{REGION}.on.aws/", endpoint_url=c.endpoint_url)
+    return _http(client.post_json({}))
+
+
+def apigw_http_api_without_permission(c: Clients) -> Seen:
+    """An HTTP API whose Lambda proxy integration has no aws_lambda_permission: AWS answers 500."""
+    gateway = c("apigatewayv2")
+    arn = c("lambda").get_function(FunctionName=_function(c))["Configuration"]["FunctionArn"]
+    api = gateway.create_api(Name=_name("api"), ProtocolType="HTTP")
+    integration = gateway.create_integration(
+        ApiId=api["ApiId"], IntegrationType="AWS_PROXY", IntegrationUri=arn, PayloadFormatVersion="2.0"
+    )
+    target = f"integrations/{integration['IntegrationId']}"
+    gateway.create_route(ApiId=api["ApiId"], RouteKey="POST /predict", Target=target)
+    gateway.create_stage(ApiId=api["ApiId"], StageName="$default", AutoDeploy=True)
+    client = HttpClient(api["ApiEndpoint"], endpoint_url=c.endpoint_url)
+    return _http(client.post_json({}, "/predict"))
+
+
 # -- EC2 / EFS / DataSync ---------------------------------------------------------------------------
 def _network(c: Clients) -> dict[str, str]:
     if "subnet" not in c.scratch:
@@ -239,6 +330,13 @@ SCENARIOS: dict[str, Scenario] = {
     "lambda.invoke-nested-1500": lambda_invoke_nested_1500,
     "lambda.invoke-dry-run": lambda_invoke_dry_run,
     "lambda.invoke-missing-function": lambda_invoke_missing_function,
+    "lambda.url-config": lambda_url_config,
+    "lambda.url-post-json": lambda_url_post_json,
+    "lambda.url-binary-body": lambda_url_binary_body,
+    "lambda.url-iam-unsigned": lambda_url_iam_unsigned,
+    "lambda.url-handler-error": lambda_url_handler_error,
+    "lambda.url-unknown-id": lambda_url_unknown_id,
+    "apigw.http-api-without-permission": apigw_http_api_without_permission,
     "ec2.missing-subnet": ec2_missing_subnet,
     "efs.file-system-size": efs_file_system_size,
     "datasync.efs-location-without-mount-target": datasync_efs_location_without_mount_target,

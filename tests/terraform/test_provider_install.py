@@ -33,7 +33,7 @@ from tests.terraform.provider_hosts import (
 SMALL = Path(__file__).resolve().parents[1] / "stacks" / "small"
 AWS = "registry.terraform.io/hashicorp/aws"
 TODO = (
-    'relax the constraint to admit one (e.g. version = ">= 3.39.0"), or add --mlinfra-provider-mirror '
+    'relax the constraint to admit one (e.g. version = ">= 3.39.0"), or add --mlinfra-provider-mirror='
     "DIR (ini mlinfra_provider_mirror) made by `terraform providers mirror DIR` on a machine with "
     "registry access"
 )

@@ -101,3 +101,19 @@ def test_ages_and_arns() -> None:
     assert kind_of("arn:aws:s3:::b") == ("s3-bucket", "b")
     assert kind_of("arn:aws:logs:us-east-1:1:log-group:/aws/lambda/f:*") == ("log-group", "/aws/lambda/f")
     assert kind_of("arn:aws:iam::1:role/path/r") == ("iam-role", "r")
+
+
+def test_cli_conventions(capsys: pytest.CaptureFixture[str]) -> None:
+    """Bare command: help on stderr, exit 2; --version; one program name; --json on listings."""
+    assert cli.main([]) == 2
+    assert capsys.readouterr().err.startswith("usage: mlinfra ")
+    assert cli.main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("mlinfra ")
+    for command in ("audit", "runs", "status"):
+        try:
+            code = cli.main([command, "--help"])
+        except SystemExit as exc:  # argparse's own --help exit
+            code = int(exc.code or 0)
+        out = capsys.readouterr().out
+        assert code == 0 and out.startswith(f"usage: mlinfra {command} ")
+        assert command == "audit" or "--json" in out

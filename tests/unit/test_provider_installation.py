@@ -111,7 +111,7 @@ def test_an_unmet_constraint_goes_direct(tmp_path: Path) -> None:
         "provider hashicorp/aws ~> 5.0 cannot be installed here: registry.terraform.io is unreachable "
         "from this machine (x); versions installable here: 2.70.0, 3.39.0 (the bundled offline mirror "
         f'{bundled.path}). relax the constraint to admit one (e.g. version = ">= 3.39.0"), or add '
-        "--mlinfra-provider-mirror DIR (ini mlinfra_provider_mirror) made by "
+        "--mlinfra-provider-mirror=DIR (ini mlinfra_provider_mirror) made by "
         "`terraform providers mirror DIR` on a machine with registry access"
     )
 

@@ -64,7 +64,7 @@ def test_plain_sync_model_on_a_stack_without_contract_outputs_is_the_preflight_l
     missing = "bucket_name" if model_source == "s3" else "bucket_name, datasync_task_arn, efs_file_system_id"
     assert str(caught.value) == (
         f"the stack {stack.source} lacks output {missing}, which mlinfra_model need(s). declare output "
-        f"{missing} in the stack (the contract in DESIGN.md)"
+        f"{missing} in the stack (see docs/contract.md)"
     )
     stack.outputs = {"bucket_name": "b", "model_key": "models/"}
     with pytest.raises(MlinfraError, match="lacks output function_name, which mlinfra_function need"):

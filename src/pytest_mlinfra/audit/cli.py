@@ -28,7 +28,7 @@ PROG = "mlinfra-audit"
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=PROG,
+        prog="mlinfra audit",  # one name in usage; the alias mlinfra-audit runs the same
         description="Audit cost tags on Terraform source (a directory), a plan/state (a .json file) "
         "or deployed resources (--live).",
     )

@@ -9,27 +9,23 @@ and ``DescribeTask`` with the full ``Options`` AWS fills in, so a second plan is
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from moto.datasync.exceptions import InvalidRequestException
 from moto.datasync.models import DataSyncBackend, Location, datasync_backends
-from moto.datasync.responses import DataSyncResponse
-from moto.datasync.urls import url_bases
 from moto.efs.models import efs_backends
 from moto.s3.models import FakeKey, s3_backends
 
-from pytest_mlinfra.emulator import context
+from pytest_mlinfra.emulator import context, moto_surface
 from pytest_mlinfra.emulator.datasync_transfer import (
     Endpoints,
     SourceObject,
     TransferError,
     TransferExecution,
 )
+from pytest_mlinfra.emulator.operations import AwsError, Call, operation
 
 if TYPE_CHECKING:
     from moto.core.resource_tagging import TaggableResourcesMixin, TaggedResource
@@ -85,7 +81,7 @@ class TransferDataSyncBackend(DataSyncBackend, TaggableResourcesMixin):
 
     @property
     def _url_module(self) -> Any:
-        return SimpleNamespace(url_bases=url_bases, url_paths={"{0}/$": TransferDataSyncResponse.dispatch})
+        return moto_surface.url_module("datasync")
 
     # -- locations and tasks ------------------------------------------------------------------
     def _own_account(self, arn: str, table: dict[str, Any]) -> str:
@@ -114,7 +110,7 @@ class TransferDataSyncBackend(DataSyncBackend, TaggableResourcesMixin):
     # -- tags -----------------------------------------------------------------------------------
     def _check_taggable(self, arn: str) -> None:
         if arn not in self.locations and arn not in self.tasks:
-            raise InvalidRequestException(f"Resource {arn} is not found.")
+            raise AwsError("InvalidRequestException", f"Resource {arn} is not found.")
 
     def list_tags(self, arn: str) -> dict[str, str]:
         self._check_taggable(arn)
@@ -149,9 +145,15 @@ class TransferDataSyncBackend(DataSyncBackend, TaggableResourcesMixin):
         excludes: list[dict[str, Any]] | None = None,
     ) -> str:
         """Start an execution; ``includes``/``excludes`` given here replace the task's for this run."""
-        task = self._get_task(task_arn)
+        task = self.tasks.get(task_arn)
+        if task is None:
+            raise AwsError(
+                "InvalidRequestException", f"The request is not valid. Task {task_arn} is not found."
+            )
         if task.status != "AVAILABLE":
-            raise InvalidRequestException(f"Task {task_arn} is {task.status}; wait for its execution to end.")
+            raise AwsError(
+                "InvalidRequestException", f"Task {task_arn} is {task.status}; wait for its execution to end."
+            )
         options = {**DEFAULT_OPTIONS, **(task.metadata.get("Options") or {}), **(override_options or {})}
         self.arn_counter += 1
         execution = TransferExecution(
@@ -242,166 +244,218 @@ def check_mount_target(account_id: str, region: str, file_system_id: str, subnet
     try:
         subnet = ec2_backends[account_id][region].get_subnet(subnet_id)
     except Exception:
-        raise InvalidRequestException(f"Subnet {subnet_id} of Ec2Config.SubnetArn does not exist.") from None
+        raise AwsError(
+            "InvalidRequestException", f"Subnet {subnet_id} of Ec2Config.SubnetArn does not exist."
+        ) from None
     file_system = efs_backends[account_id][region].file_systems_by_id[file_system_id]
     zone = subnet.availability_zone
     if not file_system.has_mount_target(subnet):
-        raise InvalidRequestException(
+        raise AwsError(
+            "InvalidRequestException",
             f"EFS file system {file_system_id} has no mount target in Availability Zone {zone} of subnet "
             f"{subnet_id}: DataSync connects to the file system through a mount target in that zone. "
-            "Create the mount target (aws_efs_mount_target) before the location."
+            "Create the mount target (aws_efs_mount_target) before the location.",
         )
 
 
-class TransferDataSyncResponse(DataSyncResponse):
-    """The DataSync JSON API for :class:`TransferDataSyncBackend`."""
+# -- the DataSync operations the emulator answers (the rest are moto's) ---------------------------
 
-    @property
-    def backend(self) -> TransferDataSyncBackend:
-        return datasync_backends[self.current_account][self.region]  # type: ignore[return-value]
 
-    def _tag_new(self, arn: str) -> None:
-        tags = _tag_list(self._get_param("Tags"))
-        if tags:
-            self.backend.tag_resource(arn, tags)
+def _backend(call: Call) -> TransferDataSyncBackend:
+    return datasync_backends[call.account_id][call.region]  # type: ignore[return-value]
 
-    def _location_body(self, location: Location) -> dict[str, Any]:
-        return {
-            "LocationArn": location.arn,
-            "LocationUri": location.uri,
-            "CreationTime": self.backend.created.get(location.arn, 0.0),
-        }
 
-    # -- S3 locations: normalized URI (s3://bucket/sub/) and tags ---------------------------------
-    def create_location_s3(self) -> str:
-        bucket_arn = self._get_param("S3BucketArn")
-        subdirectory = normalize_subdirectory(self._get_param("Subdirectory"))
-        metadata = {
-            "S3Config": self._get_param("S3Config"),
-            "S3BucketArn": bucket_arn,
-            "Subdirectory": subdirectory,
-            "S3StorageClass": self._get_param("S3StorageClass") or "STANDARD",
-        }
-        uri = f"s3://{bucket_arn.split(':')[-1]}{subdirectory}"
-        arn = self.backend.create_location(uri, metadata=metadata, typ="S3")
-        self._tag_new(arn)
-        return json.dumps({"LocationArn": arn})
+def _tag_new(call: Call, arn: str) -> None:
+    tags = _tag_list(call.params.get("Tags"))
+    if tags:
+        _backend(call).tag_resource(arn, tags)
 
-    def describe_location_s3(self) -> str:
-        location = self.backend._get_location(self._get_param("LocationArn"), typ="S3")
-        body = self._location_body(location)
-        body["S3Config"] = location.metadata["S3Config"]
-        body["S3StorageClass"] = location.metadata.get("S3StorageClass", "STANDARD")
-        return json.dumps(body)
 
-    # -- EFS locations ----------------------------------------------------------------------------
-    def create_location_efs(self) -> str:
-        fs_arn = self._get_param("EfsFilesystemArn")
-        if not fs_arn or "file-system/" not in fs_arn:
-            raise InvalidRequestException("EfsFilesystemArn must be an EFS file system ARN.")
-        file_system_id = fs_arn.rsplit("/", 1)[-1]
-        efs = efs_backends[self.current_account][self.region]
-        if file_system_id not in efs.file_systems_by_id:
-            raise InvalidRequestException(f"EFS file system {file_system_id} is not found.")
-        ec2_config = self._get_param("Ec2Config")
-        if not ec2_config or not ec2_config.get("SubnetArn"):
-            raise InvalidRequestException("Ec2Config.SubnetArn is required.")
-        check_mount_target(self.current_account, self.region, file_system_id, ec2_config["SubnetArn"])
-        subdirectory = normalize_subdirectory(self._get_param("Subdirectory"))
-        metadata = {
-            "EfsFilesystemArn": fs_arn,
-            "Ec2Config": ec2_config,
-            "Subdirectory": subdirectory,
-            "AccessPointArn": self._get_param("AccessPointArn"),
-            "FileSystemAccessRoleArn": self._get_param("FileSystemAccessRoleArn"),
-            "InTransitEncryption": self._get_param("InTransitEncryption"),
-        }
-        uri = f"efs://{self.region}.{file_system_id}{subdirectory}"
-        arn = self.backend.create_location(uri, metadata=metadata, typ="EFS")
-        self._tag_new(arn)
-        return json.dumps({"LocationArn": arn})
+def _location_body(backend: TransferDataSyncBackend, location: Location) -> dict[str, Any]:
+    return {
+        "LocationArn": location.arn,
+        "LocationUri": location.uri,
+        "CreationTime": backend.created.get(location.arn, 0.0),
+    }
 
-    def describe_location_efs(self) -> str:
-        location = self.backend._get_location(self._get_param("LocationArn"), typ="EFS")
-        body = self._location_body(location)
-        body["Ec2Config"] = location.metadata["Ec2Config"]
-        for key in ("AccessPointArn", "FileSystemAccessRoleArn", "InTransitEncryption"):
-            if location.metadata.get(key):
-                body[key] = location.metadata[key]
-        return json.dumps(body)
 
-    # -- tags -------------------------------------------------------------------------------------
-    def list_tags_for_resource(self) -> str:
-        tags = self.backend.list_tags(self._get_param("ResourceArn"))
-        return json.dumps({"Tags": [{"Key": k, "Value": v} for k, v in sorted(tags.items())]})
+def _location(backend: TransferDataSyncBackend, arn: str, typ: str) -> Location:
+    location = backend.locations.get(arn)
+    if location is None:
+        raise AwsError("InvalidRequestException", f"Location {arn} is not found.")
+    if location.typ != typ:
+        raise AwsError("InvalidRequestException", f"Invalid Location type: {location.typ}")
+    return location
 
-    def tag_resource(self) -> str:
-        self.backend.tag_resource(self._get_param("ResourceArn"), _tag_list(self._get_param("Tags")))
-        return "{}"
 
-    def untag_resource(self) -> str:
-        self.backend.untag_resource(self._get_param("ResourceArn"), self._get_param("Keys") or [])
-        return "{}"
+def _task(backend: TransferDataSyncBackend, arn: str) -> Any:
+    task = backend.tasks.get(arn)
+    if task is None:
+        raise AwsError("InvalidRequestException", f"The request is not valid. Task {arn} is not found.")
+    return task
 
-    # -- tasks --------------------------------------------------------------------------------------
-    def create_task(self) -> str:
-        body: str = super().create_task()
-        arn = json.loads(body)["TaskArn"]
-        self.backend._get_task(arn).metadata["Includes"] = self._get_param("Includes")  # moto drops it
-        self._tag_new(arn)
-        return body
 
-    def update_task(self) -> str:
-        """UpdateTask changes only what it is given (moto's replaces everything)."""
-        task = self.backend._get_task(self._get_param("TaskArn"))
-        for key in ("CloudWatchLogGroupArn", "Options", "Excludes", "Schedule", "Includes"):
-            value = self._get_param(key)
-            if value is not None:
-                task.metadata[key] = value
-        if self._get_param("Name") is not None:
-            task.name = self._get_param("Name")
-        return "{}"
+@operation("datasync", "CreateLocationS3")
+def create_location_s3(call: Call) -> dict[str, Any]:
+    """S3 locations with a normalised URI (``s3://bucket/sub/``), storage class and tags."""
+    params = call.params
+    bucket_arn = params.get("S3BucketArn") or ""
+    subdirectory = normalize_subdirectory(params.get("Subdirectory"))
+    metadata = {
+        "S3Config": params.get("S3Config"),
+        "S3BucketArn": bucket_arn,
+        "Subdirectory": subdirectory,
+        "S3StorageClass": params.get("S3StorageClass") or "STANDARD",
+    }
+    uri = f"s3://{bucket_arn.split(':')[-1]}{subdirectory}"
+    arn = _backend(call).create_location(uri, metadata=metadata, typ="S3")
+    _tag_new(call, arn)
+    return {"LocationArn": arn}
 
-    def describe_task(self) -> str:
-        task = self.backend._get_task(self._get_param("TaskArn"))
-        body: dict[str, Any] = {
-            "TaskArn": task.arn,
-            "Status": task.status,
-            "Name": task.name,
-            "SourceLocationArn": task.source_location_arn,
-            "DestinationLocationArn": task.destination_location_arn,
-            "Options": {**DEFAULT_OPTIONS, **(task.metadata.get("Options") or {})},
-            "Excludes": task.metadata.get("Excludes") or [],
-            "Includes": task.metadata.get("Includes") or [],
-            "CreationTime": self.backend.created.get(task.arn, 0.0),
-        }
-        for key in ("CloudWatchLogGroupArn", "Schedule"):
-            if task.metadata.get(key):
-                body[key] = task.metadata[key]
-        if task.current_task_execution_arn:
-            body["CurrentTaskExecutionArn"] = task.current_task_execution_arn
-        return json.dumps(body)
 
-    def start_task_execution(self) -> str:
-        arn = self.backend.start_task_execution(
-            self._get_param("TaskArn"),
-            override_options=self._get_param("OverrideOptions"),
-            includes=self._get_param("Includes"),
-            excludes=self._get_param("Excludes"),
-        )
-        return json.dumps({"TaskExecutionArn": arn})
+@operation("datasync", "DescribeLocationS3")
+def describe_location_s3(call: Call) -> dict[str, Any]:
+    backend = _backend(call)
+    location = _location(backend, call.params.get("LocationArn", ""), "S3")
+    body = _location_body(backend, location)
+    body["S3Config"] = location.metadata["S3Config"]
+    body["S3StorageClass"] = location.metadata.get("S3StorageClass", "STANDARD")
+    return body
 
-    def describe_task_execution(self) -> str:
-        execution = self.backend._get_task_execution(self._get_param("TaskExecutionArn"))
-        if isinstance(execution, TransferExecution):
-            return json.dumps(execution.describe())
-        return json.dumps({"TaskExecutionArn": execution.arn, "Status": execution.status})
 
-    def list_task_executions(self) -> str:
-        task_arn = self._get_param("TaskArn")
-        executions = [
-            {"TaskExecutionArn": arn, "Status": execution.status}
-            for arn, execution in self.backend.task_executions.items()
-            if not task_arn or execution.task_arn == task_arn
-        ]
-        return json.dumps({"TaskExecutions": executions})
+@operation("datasync", "CreateLocationEfs")
+def create_location_efs(call: Call) -> dict[str, Any]:
+    params = call.params
+    fs_arn = params.get("EfsFilesystemArn") or ""
+    if "file-system/" not in fs_arn:
+        raise AwsError("InvalidRequestException", "EfsFilesystemArn must be an EFS file system ARN.")
+    file_system_id = fs_arn.rsplit("/", 1)[-1]
+    if file_system_id not in efs_backends[call.account_id][call.region].file_systems_by_id:
+        raise AwsError("InvalidRequestException", f"EFS file system {file_system_id} is not found.")
+    ec2_config = params.get("Ec2Config")
+    if not ec2_config or not ec2_config.get("SubnetArn"):
+        raise AwsError("InvalidRequestException", "Ec2Config.SubnetArn is required.")
+    check_mount_target(call.account_id, call.region, file_system_id, ec2_config["SubnetArn"])
+    subdirectory = normalize_subdirectory(params.get("Subdirectory"))
+    metadata = {
+        "EfsFilesystemArn": fs_arn,
+        "Ec2Config": ec2_config,
+        "Subdirectory": subdirectory,
+        "AccessPointArn": params.get("AccessPointArn"),
+        "FileSystemAccessRoleArn": params.get("FileSystemAccessRoleArn"),
+        "InTransitEncryption": params.get("InTransitEncryption"),
+    }
+    uri = f"efs://{call.region}.{file_system_id}{subdirectory}"
+    arn = _backend(call).create_location(uri, metadata=metadata, typ="EFS")
+    _tag_new(call, arn)
+    return {"LocationArn": arn}
+
+
+@operation("datasync", "DescribeLocationEfs")
+def describe_location_efs(call: Call) -> dict[str, Any]:
+    backend = _backend(call)
+    location = _location(backend, call.params.get("LocationArn", ""), "EFS")
+    body = _location_body(backend, location)
+    body["Ec2Config"] = location.metadata["Ec2Config"]
+    for key in ("AccessPointArn", "FileSystemAccessRoleArn", "InTransitEncryption"):
+        if location.metadata.get(key):
+            body[key] = location.metadata[key]
+    return body
+
+
+@operation("datasync", "ListTagsForResource")
+def list_tags_for_resource(call: Call) -> dict[str, Any]:
+    tags = _backend(call).list_tags(call.params.get("ResourceArn", ""))
+    return {"Tags": [{"Key": k, "Value": v} for k, v in sorted(tags.items())]}
+
+
+@operation("datasync", "TagResource")
+def tag_resource(call: Call) -> dict[str, Any]:
+    _backend(call).tag_resource(call.params.get("ResourceArn", ""), _tag_list(call.params.get("Tags")))
+    return {}
+
+
+@operation("datasync", "UntagResource")
+def untag_resource(call: Call) -> dict[str, Any]:
+    _backend(call).untag_resource(call.params.get("ResourceArn", ""), call.params.get("Keys") or [])
+    return {}
+
+
+@operation("datasync", "CreateTask")
+def create_task(call: Call) -> dict[str, Any]:
+    """moto creates the task; ``Includes`` (moto drops it) and the tags are kept here."""
+    answer = call.moto()
+    arn = answer["TaskArn"]
+    task = _task(_backend(call), arn)
+    task.metadata["Includes"] = call.params.get("Includes")
+    _tag_new(call, arn)
+    return {"TaskArn": arn}
+
+
+@operation("datasync", "UpdateTask")
+def update_task(call: Call) -> dict[str, Any]:
+    """UpdateTask changes only what it is given (moto's replaces everything)."""
+    task = _task(_backend(call), call.params.get("TaskArn", ""))
+    for key in ("CloudWatchLogGroupArn", "Options", "Excludes", "Schedule", "Includes"):
+        if call.params.get(key) is not None:
+            task.metadata[key] = call.params[key]
+    if call.params.get("Name") is not None:
+        task.name = call.params["Name"]
+    return {}
+
+
+@operation("datasync", "DescribeTask")
+def describe_task(call: Call) -> dict[str, Any]:
+    backend = _backend(call)
+    task = _task(backend, call.params.get("TaskArn", ""))
+    body: dict[str, Any] = {
+        "TaskArn": task.arn,
+        "Status": task.status,
+        "Name": task.name,
+        "SourceLocationArn": task.source_location_arn,
+        "DestinationLocationArn": task.destination_location_arn,
+        "Options": {**DEFAULT_OPTIONS, **(task.metadata.get("Options") or {})},
+        "Excludes": task.metadata.get("Excludes") or [],
+        "Includes": task.metadata.get("Includes") or [],
+        "CreationTime": backend.created.get(task.arn, 0.0),
+    }
+    for key in ("CloudWatchLogGroupArn", "Schedule"):
+        if task.metadata.get(key):
+            body[key] = task.metadata[key]
+    if task.current_task_execution_arn:
+        body["CurrentTaskExecutionArn"] = task.current_task_execution_arn
+    return body
+
+
+@operation("datasync", "StartTaskExecution")
+def start_task_execution(call: Call) -> dict[str, Any]:
+    _task(_backend(call), call.params.get("TaskArn", ""))
+    arn = _backend(call).start_task_execution(
+        call.params["TaskArn"],
+        override_options=call.params.get("OverrideOptions"),
+        includes=call.params.get("Includes"),
+        excludes=call.params.get("Excludes"),
+    )
+    return {"TaskExecutionArn": arn}
+
+
+@operation("datasync", "DescribeTaskExecution")
+def describe_task_execution(call: Call) -> dict[str, Any]:
+    arn = call.params.get("TaskExecutionArn", "")
+    execution = _backend(call).task_executions.get(arn)
+    if execution is None:
+        raise AwsError("InvalidRequestException", f"The request is not valid. Execution {arn} is not found.")
+    if isinstance(execution, TransferExecution):
+        return execution.describe()
+    return {"TaskExecutionArn": execution.arn, "Status": execution.status}
+
+
+@operation("datasync", "ListTaskExecutions")
+def list_task_executions(call: Call) -> dict[str, Any]:
+    task_arn = call.params.get("TaskArn")
+    executions = [
+        {"TaskExecutionArn": arn, "Status": execution.status}
+        for arn, execution in _backend(call).task_executions.items()
+        if not task_arn or execution.task_arn == task_arn
+    ]
+    return {"TaskExecutions": executions}

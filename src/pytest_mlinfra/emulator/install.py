@@ -4,7 +4,7 @@ moto serves each service from a module-level ``BackendDict`` that builds backend
 ``backend`` class. Pointing those at our subclasses (which add EFS storage, DataSync EFS
 locations, tags and transfers, a Docker-free Lambda invoke and VPC Lambda ENIs, EC2's dependency
 checks on subnets and security groups, IAM roles in the tagging API and AWS-managed policies, S3
-default encryption) is the
+default encryption, SNS delivering to Lambda asynchronously) is the
 supported extension point: moto's server, its Resource Groups Tagging API and its other
 services then see the extended backends without any moto function being patched. Idempotent;
 existing backends of those services are dropped once, at the first install, so every region is
@@ -38,6 +38,7 @@ def install() -> None:
         from moto.efs.models import efs_backends
         from moto.iam.models import iam_backends
         from moto.s3.models import s3_backends
+        from moto.sns.models import sns_backends
 
         from pytest_mlinfra.emulator.datasync import TransferDataSyncBackend
         from pytest_mlinfra.emulator.ec2 import DependentEC2Backend
@@ -45,6 +46,7 @@ def install() -> None:
         from pytest_mlinfra.emulator.iam import ManagedPoliciesIAMBackend
         from pytest_mlinfra.emulator.lambda_backend import RunningLambdaBackend
         from pytest_mlinfra.emulator.s3 import EncryptedS3Backend
+        from pytest_mlinfra.emulator.sns import LambdaDeliveringSNSBackend
 
         for backend_dict, cls in (
             (efs_backends, StorageEFSBackend),
@@ -53,6 +55,7 @@ def install() -> None:
             (iam_backends, ManagedPoliciesIAMBackend),
             (s3_backends, EncryptedS3Backend),
             (ec2_backends, DependentEC2Backend),
+            (sns_backends, LambdaDeliveringSNSBackend),
         ):
             use_backend(backend_dict, cls)
         _installed = True

@@ -1,9 +1,12 @@
 """Start and stop the embedded AWS server (moto, in process, on 127.0.0.1 and a free port).
 
 The server is moto's WSGI dispatcher (the one ``ThreadedMotoServer`` runs, with its host lookup
-memoized: :mod:`~pytest_mlinfra.emulator.dispatch`) behind
+memoized: :mod:`~pytest_mlinfra.emulator.dispatch`) behind the emulator's operation layer
+(:mod:`~pytest_mlinfra.emulator.operations`), behind
 :class:`~pytest_mlinfra.emulator.failfast.FailFast` and Lambda's Invoke request checks
-(:mod:`~pytest_mlinfra.emulator.invoke_request`), with the emulator's backends registered
+(:mod:`~pytest_mlinfra.emulator.invoke_request`) and the HTTP front ends
+(:mod:`~pytest_mlinfra.emulator.function_urls`, :mod:`~pytest_mlinfra.emulator.http_api`, routed by
+``Host``), with the emulator's backends registered
 (:mod:`pytest_mlinfra.emulator.install`). moto's state is process-wide: several ``EmbeddedAWS``
 in one process share resources; EFS storage goes to the ``state_dir`` of the most recently started
 one, and each stops only the Lambda workers it started. moto's state is reset when the last one stops.
@@ -82,19 +85,21 @@ class EmbeddedAWS:
     def start(self) -> EmbeddedAWS:
         if self._server is not None:
             return self
-        try:
-            from moto.moto_server.werkzeug_app import MotoRequestHandler, create_backend_app
-            from werkzeug.serving import make_server
-        except ImportError as exc:  # pragma: no cover - depends on the install
-            raise MlinfraError(
-                f"the local target needs moto ({exc})", "install it with: pip install 'pytest-mlinfra[local]'"
-            ) from None
+        from pytest_mlinfra.emulator.moto_surface import check_moto_version
+
+        check_moto_version()
+        from moto.moto_server.werkzeug_app import MotoRequestHandler, create_backend_app
+        from werkzeug.serving import make_server
+
         from pytest_mlinfra.emulator import context
         from pytest_mlinfra.emulator.dispatch import CachedDispatcher
         from pytest_mlinfra.emulator.failfast import FailFast
+        from pytest_mlinfra.emulator.function_urls import FunctionUrls
+        from pytest_mlinfra.emulator.http_api import HttpApis
         from pytest_mlinfra.emulator.install import install
         from pytest_mlinfra.emulator.invoke_request import InvokeRequestChecks
         from pytest_mlinfra.emulator.lambda_pool import WorkerPool
+        from pytest_mlinfra.emulator.operations import OperationLayer
 
         if self.port:
             check_port_free(self.host, self.port)
@@ -105,7 +110,9 @@ class EmbeddedAWS:
             def log_request(self, *args: Any) -> None:  # one line per request drowns test output
                 pass
 
-        app = FailFast(InvokeRequestChecks(CachedDispatcher(create_backend_app)))
+        app = HttpApis(
+            FunctionUrls(FailFast(InvokeRequestChecks(OperationLayer(CachedDispatcher(create_backend_app)))))
+        )
         try:
             server = make_server(self.host, self.port, app, threaded=True, request_handler=QuietHandler)
         except OSError as exc:

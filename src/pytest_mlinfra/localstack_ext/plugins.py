@@ -1,7 +1,8 @@
 """What LocalStack's plugin manager loads from this package (the targets of our entry points).
 
 ``localstack.aws.provider``: ``efs:mlinfra``, ``datasync:mlinfra`` (moto-ext backends extended like
-the embedded AWS's, every operation dispatched to them) and ``lambda:mlinfra`` (LocalStack's
+the embedded AWS's; the operations the emulator's operation layer owns answered by its handlers,
+every other operation dispatched to moto) and ``lambda:mlinfra`` (LocalStack's
 provider that keeps ``FileSystemConfigs``); picked with ``PROVIDER_OVERRIDE_<SERVICE>=mlinfra``.
 ``localstack.lambda.runtime_executor``: ``mlinfra``, picked with ``LAMBDA_RUNTIME_EXECUTOR=mlinfra``.
 Importing this module needs LocalStack; it is only ever imported inside LocalStack.
@@ -26,10 +27,34 @@ class _MotoBacked:
 
 
 def _to_moto(provider: _MotoBacked) -> dict[str, Any]:
-    from localstack.services.moto import call_moto
+    """Operations the emulator's operation layer owns go to its handlers (which ask moto through
+    ``call_moto`` when they need to); the rest go to moto unchanged."""
+    from localstack.aws.api import CommonServiceException
+    from localstack.services.moto import call_moto, call_moto_with_request
+
+    from pytest_mlinfra.emulator.operations import AwsError, Call, answer, handler_for
 
     def dispatch(context: Any, request: Any) -> Any:
-        return call_moto(context)
+        name = context.operation.name
+        if handler_for(provider.service, name) is None:
+            return call_moto(context)
+
+        def ask_moto(params: dict[str, Any] | None) -> dict[str, Any]:
+            reply = call_moto(context) if params is None else call_moto_with_request(context, params)
+            return dict(reply)
+
+        call = Call(
+            service=provider.service,
+            operation=name,
+            params=dict(request or {}),
+            region=context.region,
+            account_id=context.account_id,
+            ask_moto=ask_moto,
+        )
+        try:
+            return answer(call)
+        except AwsError as exc:
+            raise CommonServiceException(exc.code, exc.message, status_code=exc.status) from None
 
     return {operation: dispatch for operation in load_service(provider.service).operation_names}
 

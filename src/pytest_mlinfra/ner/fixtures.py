@@ -9,15 +9,23 @@ import pytest
 if TYPE_CHECKING:
     from pytest_mlinfra.function import FunctionClient
     from pytest_mlinfra.ner.predictor import NerPredictor
+    from pytest_mlinfra.run import Run
 
 __all__ = ["ner_model_card", "ner_predictor"]
 
 
 @pytest.fixture(scope="session")
-def ner_predictor(mlinfra_function: FunctionClient) -> NerPredictor:
-    """``ner_predictor(text)``, ``ner_predictor.batch(texts)``, ``ner_predictor.latencies``."""
+def ner_predictor(
+    request: pytest.FixtureRequest, mlinfra_run: Run, mlinfra_function: FunctionClient
+) -> NerPredictor:
+    """``ner_predictor(text)``, ``ner_predictor.batch(texts)``, ``ner_predictor.latencies``.
+
+    Through the stack's HTTP endpoint when it has one (the ``http_output`` output, default
+    ``http_url``), else through Invoke."""
     from pytest_mlinfra.ner.predictor import NerPredictor
 
+    if mlinfra_run.http_endpoint() is not None:
+        return NerPredictor(request.getfixturevalue("mlinfra_http"))
     return NerPredictor(mlinfra_function)
 
 

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any, Protocol, TypedDict
 
-from pytest_mlinfra.function import FunctionClient, Invocation
+from pytest_mlinfra.function import Invocation
 from pytest_mlinfra.latency import LatencyLog
+
+
+class Caller(Protocol):
+    """What the predictor calls: the Invoke client or the HTTP client (same interface)."""
+
+    latencies: LatencyLog
+
+    def invoke(self, event: Any) -> Invocation: ...
+
+    def __call__(self, event: Any) -> dict[str, Any]: ...
 
 
 class Entity(TypedDict):
@@ -21,7 +31,10 @@ class Entity(TypedDict):
 class NerPredictor:
     """``predictor(text) -> [Entity]``, ``predictor.batch(texts)``, ``predictor.latencies``."""
 
-    function: FunctionClient
+    function: Caller
+
+    def __repr__(self) -> str:
+        return f"NerPredictor({self.function!r})"
 
     @property
     def latencies(self) -> LatencyLog:

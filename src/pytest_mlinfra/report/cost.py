@@ -1,7 +1,7 @@
 """What the measured run would cost on AWS: the per-document Lambda bill and the stack's standing cost.
 
 The prices are AWS's public on-demand list prices for one region, written next to every number the
-report shows, and overridable (``--mlinfra-prices 'lambda_gb_s=0.0000133334 region=eu-west-1'``)
+report shows, and overridable (``--mlinfra-prices='lambda_gb_s=0.0000133334 region=eu-west-1'``)
 because they change and differ per region. Free tiers and Savings Plans are left out on purpose: the
 projection answers "what does this workload cost", not "what is this month's invoice".
 """
@@ -53,7 +53,7 @@ def parse_prices(spec: str) -> Prices:
         if not sep or key not in _FIELDS:
             raise MlinfraError(
                 f"price {item!r} is not KEY=VALUE with KEY in {', '.join(_FIELDS)}",
-                "write e.g. --mlinfra-prices 'lambda_gb_s=0.0000133334 region=eu-west-1 checked=2026-12-01'",
+                "write e.g. --mlinfra-prices='lambda_gb_s=0.0000133334 region=eu-west-1 checked=2026-12-01'",
             )
         if key in ("region", "checked"):
             changes[key] = value

@@ -165,7 +165,12 @@ def _cost_tags(s: dict[str, Any]) -> str:
     ]
     resources = tags.get("resources", [])
     audit_rows = [
-        [_e(r["address"])] + [_e(r["tags"].get(k, "MISSING")) for k in tags["required"]] for r in resources
+        [_e(r["address"])]
+        + [
+            _e(r["tags"].get(k, "MISSING")) if r.get("taggable", True) else "not taggable"
+            for k in tags["required"]
+        ]
+        for r in resources
     ]
     verdict = (
         f'<p class="bad">{len(findings)} finding(s)</p>'
@@ -235,7 +240,7 @@ def _cost(s: dict[str, Any]) -> str:
         + f"<p>Monthly standing cost: <b>{_money(standing['total_usd'])}</b> "
         f"(EFS {_money(standing['efs_usd'])}, "
         f"S3 {_money(standing['s3_usd'])}): {_e(standing['basis'])}.</p>"
-        + f'<p class="note" id="prices">Assumed: {_e(cost["assumptions"])}. Override with --mlinfra-prices '
+        + f'<p class="note" id="prices">Assumed: {_e(cost["assumptions"])}. Override with --mlinfra-prices='
         "(ini mlinfra_prices), e.g. 'region=eu-west-1 lambda_gb_s=0.0000166667 efs_gb_month=0.33'."
         "</p></section>"
     )

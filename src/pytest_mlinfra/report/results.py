@@ -81,7 +81,11 @@ class SessionResults:
             result.outcome = "failed" if outcome == "failed" else "skipped"
             if when != "call" and outcome == "failed":
                 result.outcome = "error"
-            first = next((line for line in text.splitlines() if line.strip()), "")
+            # pytest's "E   ..." line says what failed; the first line is often source or a fixture value
+            lines = [line for line in text.splitlines() if line.strip()]
+            first = next(
+                (line[1:].strip() for line in lines if line.startswith("E ")), lines[0] if lines else ""
+            )
             result.message = result.message or first[:300]
             result.counterexample = result.counterexample or counterexample_from(text)
 

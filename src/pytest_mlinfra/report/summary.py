@@ -79,10 +79,14 @@ def tag_rows(state: dict[str, Any] | None, required: tuple[str, ...]) -> list[di
         if resource.get("mode") != "managed":
             continue
         values = resource.get("values") or {}
+        if "tags" not in values and "tags_all" not in values:  # AWS cannot tag it: no tag is missing
+            rows.append({"address": resource["address"], "tags": {}, "taggable": False})
+            continue
         tags = values.get("tags_all") or values.get("tags") or {}
         if not isinstance(tags, dict):
             continue
-        rows.append({"address": resource["address"], "tags": {k: tags[k] for k in required if k in tags}})
+        wanted = {k: tags[k] for k in required if k in tags}
+        rows.append({"address": resource["address"], "tags": wanted, "taggable": True})
     return rows
 
 

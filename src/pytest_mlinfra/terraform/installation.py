@@ -264,7 +264,7 @@ class InstallPlan:
         short = short_name(address)
         newest = self.newest_held(address)
         relax = f'relax the constraint to admit one (e.g. version = ">= {newest}")' if newest else None
-        mirror = f"add {MIRROR_OPTION} DIR (ini {MIRROR_INI}) made by `terraform providers mirror DIR` "
+        mirror = f"add {MIRROR_OPTION}=DIR (ini {MIRROR_INI}) made by `terraform providers mirror DIR` "
         mirror += "on a machine with registry access"
         todo = f"{relax}, or {mirror}" if relax else mirror
         return MlinfraError(

@@ -21,7 +21,8 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 import tftest
@@ -57,6 +58,8 @@ class TerraformProcess(tftest.TerraformTest):  # type: ignore[misc]
 
     ``on_line`` gets each stdout line (without the newline) as Terraform writes it, on a reader
     thread; pass ``-json`` to apply/destroy to get Terraform's machine-readable UI events.
+    ``attach(command, env)`` gives extra environment held for one command (provider reattach, see
+    :mod:`.reattach`).
     """
 
     def __init__(
@@ -66,13 +69,23 @@ class TerraformProcess(tftest.TerraformTest):  # type: ignore[misc]
         env: dict[str, str] | None = None,
         on_line: Callable[[str], None] | None = None,
         interrupt_grace_s: float = INTERRUPT_GRACE_S,
+        attach: Callable[[str, Mapping[str, str]], AbstractContextManager[dict[str, str]]] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(tfdir, binary=binary, env=env, **kwargs)
         self.on_line = on_line
         self.interrupt_grace_s = interrupt_grace_s
+        self.attach = attach
 
     def execute_command(self, cmd: str, *cmd_args: str) -> tftest.TerraformCommandOutput:
+        if self.attach is None:
+            return self._execute(cmd, cmd_args, self.env)
+        with self.attach(cmd, self.env) as extra:
+            return self._execute(cmd, cmd_args, {**self.env, **extra})
+
+    def _execute(
+        self, cmd: str, cmd_args: tuple[str, ...], env: dict[str, str]
+    ) -> tftest.TerraformCommandOutput:
         out_lines: list[str] = []
         err_chunks: list[str] = []
         proc = spawn(
@@ -81,7 +94,7 @@ class TerraformProcess(tftest.TerraformTest):  # type: ignore[misc]
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             cwd=self.tfdir,
-            env=self.env,
+            env=env,
             text=True,
             encoding="utf-8",
             errors="replace",

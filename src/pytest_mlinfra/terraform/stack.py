@@ -27,7 +27,7 @@ from pytest_mlinfra import interrupts
 from pytest_mlinfra.errors import MlinfraError
 from pytest_mlinfra.terraform.diagnostics import first_error, from_validate_json
 from pytest_mlinfra.terraform.hcl import block_names
-from pytest_mlinfra.terraform.installation import InstallPlan
+from pytest_mlinfra.terraform.installation import InstallPlan, current_platform
 from pytest_mlinfra.terraform.layout import StackLayout, is_local_source, module_sources
 from pytest_mlinfra.terraform.override import (
     OVERRIDE_FILE,
@@ -38,6 +38,8 @@ from pytest_mlinfra.terraform.override import (
 )
 from pytest_mlinfra.terraform.process import TerraformInterrupted, TerraformProcess
 from pytest_mlinfra.terraform.progress import ResourceSpan, TerraformProgress
+from pytest_mlinfra.terraform.provider_host import ServiceHost
+from pytest_mlinfra.terraform.reattach import StackProviders
 from pytest_mlinfra.terraform.requirements import provider_address, short_name, stack_requirements
 from pytest_mlinfra.terraform.source import check_stack_dir
 from pytest_mlinfra.terraform.toolchain import AWS_PROVIDER, Toolchain
@@ -184,6 +186,9 @@ class Stack:
     cli_config: Path | None = None  # the CLI config made for this stack's plan (None: the toolchain's)
     installed: dict[str, str] = field(default_factory=dict)  # provider address -> version, after init
     init_output: str = ""
+    reattach: bool = False  # attach commands to one provider process per stack (see reattach)
+    providers: StackProviders | None = None  # what they attach to, known once init has run
+    provider_host: ServiceHost | None = None  # a kept stack: its providers live with the service
 
     @property
     def copy_root(self) -> Path:
@@ -214,9 +219,34 @@ class Stack:
                 if also is not None:
                     also(line)
 
+        providers = self.attached_providers()
         return TerraformProcess(
-            str(self.tfdir), binary=str(self.toolchain.binary.path), env=env, on_line=on_line
+            str(self.tfdir),
+            binary=str(self.toolchain.binary.path),
+            env=env,
+            on_line=on_line,
+            attach=providers.env_for if providers is not None else None,
         )
+
+    def attached_providers(self) -> StackProviders | None:
+        """The providers this stack's commands attach to (None: reattach off, or init has not run)."""
+        if self.reattach and self.providers is None and (self.tfdir / LOCK_FILE).exists():
+            plain_http = self.endpoint is not None and self.endpoint.url.startswith("http://")
+            self.providers = StackProviders.after_init(
+                self.tfdir,
+                self.module_dirs,
+                current_platform(),
+                self.log,
+                plain_http=plain_http,
+                host=self.provider_host,
+            )
+        return self.providers
+
+    def stop_providers(self) -> None:
+        """Stop the provider processes this stack's commands attached to (the next command starts them)."""
+        if self.providers is not None:
+            self.providers.stop()
+            self.providers = None
 
     def _run(
         self,
@@ -285,6 +315,10 @@ class Stack:
         self.module_dirs = [self.copy_root / module.relative_to(layout.root) for module in layout.modules]
         self.write_variables()
 
+    def __repr__(self) -> str:
+        """Short: the run and the outputs' names (a counterexample or a diff shows it whole)."""
+        return f"Stack({self.source.name!r}, run_id={self.run_id!r}, outputs={sorted(self.outputs)})"
+
     def write_variables(self) -> None:
         """The variables file apply and destroy both read: the declared inputs with a value (None: not
         decided yet, e.g. the runtime before init, so the stack's default would stand)."""
@@ -327,6 +361,7 @@ class Stack:
         lock = self.tfdir / LOCK_FILE
         text = lock.read_text() if lock.exists() else ""
         self.installed = locked_versions(text)
+        self.providers = None  # what init selected now: found at the next command
         if self.endpoint is not None:
             write_override(self.tfdir, self.provider_schema(), self.endpoint)
 
@@ -399,9 +434,11 @@ class Stack:
         return ", ".join(requirements.get(provider_address(provider), [])) or "(any version)"
 
     def provider_schema(self) -> ProviderSchema:
-        """The selected AWS provider's config schema, cached per provider version."""
-        version_info = json.loads(self._run("init", lambda tf: tf.execute_command("version", "-json").out))
-        version = version_info.get("provider_selections", {}).get(AWS_PROVIDER)
+        """The selected AWS provider's config schema, cached per provider version.
+
+        The version is the lock file's (what ``terraform version -json`` would read), so no command
+        runs when the schema of that version is cached."""
+        version = self.installed.get(AWS_PROVIDER)
         if not version:
             raise MlinfraError(
                 f"the stack {self.source} does not use the hashicorp/aws provider",
@@ -481,9 +518,17 @@ class Stack:
         return [(address, "delete" if action == "remove" else action) for address, action in events.planned]
 
     def read_outputs(self) -> dict[str, Any]:
-        """Output values; outputs that are null (which ``terraform output`` omits) map to None."""
-        raw = self._run("output", lambda tf: tf.output())
+        """Output values; outputs that are null (which ``terraform output`` omits) map to None.
+
+        Read from the local state file when there is one: ``terraform output -json`` prints exactly
+        its ``outputs`` values (sensitive ones included), without a process. Otherwise (a backend
+        elsewhere) ``terraform output``."""
         values: dict[str, Any] = dict.fromkeys(self.declared_outputs())
+        stored = _state_outputs(self.state_file)
+        if stored is not None:
+            values.update(stored)
+            return values
+        raw = self._run("output", lambda tf: tf.output())
         values.update({name: raw[name] for name in raw})
         return values
 
@@ -541,7 +586,13 @@ class Stack:
         return len([line for line in listed.splitlines() if line.strip() and not line.startswith("data.")])
 
     def state_json(self) -> dict[str, Any]:
-        """``terraform show -json`` of the current state (what the cost-tag audit reads)."""
+        """``terraform show -json`` of the current state (what the cost-tag audit reads): built from
+        the local state file (see :mod:`.state`), else Terraform's command."""
+        from pytest_mlinfra.terraform.state import show_json
+
+        built = show_json(self.state_file)
+        if built is not None:
+            return built
         raw = self._run("show", lambda tf: tf.execute_command("show", "-json").out)
         state: dict[str, Any] = json.loads(raw)
         return state
@@ -603,6 +654,18 @@ class Stack:
     def cleanup(self) -> None:
         """Remove the run work dir: only after a successful run's destroy (failed runs keep theirs)."""
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _state_outputs(state_file: Path) -> dict[str, Any] | None:
+    """Root module outputs from a state file (None: no readable local state of a known format)."""
+    try:
+        state = json.loads(state_file.read_text())
+    except (OSError, ValueError):
+        return None
+    outputs = state.get("outputs") if isinstance(state, dict) and state.get("version") == 4 else None
+    if not isinstance(outputs, dict):
+        return None
+    return {name: output.get("value") for name, output in outputs.items() if isinstance(output, dict)}
 
 
 def _cause(detail: str) -> str:

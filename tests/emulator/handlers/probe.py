@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import time
 from typing import Any
@@ -108,3 +110,19 @@ def span(event: dict[str, Any], context: Any) -> dict[str, Any]:
     started = time.time()
     time.sleep(float(event.get("seconds", 1.0)))
     return {"pid": os.getpid(), "loaded_at": LOADED_AT, "started": started, "ended": time.time()}
+
+
+def respond(event: dict[str, Any], context: Any) -> Any:
+    """HTTP front ends: answer what the request body's "answer" says (tests the response mapping)."""
+    body = event.get("body") or "{}"
+    if event.get("isBase64Encoded"):
+        body = base64.b64decode(body).decode()
+    request = json.loads(body)
+    time.sleep(float(request.get("sleep", 0)))
+    return request.get("answer", event)
+
+
+def log_event(event: Any, context: Any) -> dict[str, Any]:
+    """Event sources (SNS): print the event to the function's log, where the test waits for it."""
+    print("EVENT " + json.dumps(event))
+    return {}
