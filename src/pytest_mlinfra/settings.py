@@ -453,9 +453,11 @@ class Settings:
                 )
             if declaration is not None:
                 check_range(dataclasses.replace(declaration, key=declaration.key or declared.name), value)
+        from pytest_mlinfra.regions import check_region
         from pytest_mlinfra.terraform.source import check_stack_dir
         from pytest_mlinfra.terraform.toolchain import find_terraform
 
+        check_region(self.region)
         check_stack_dir(self.stack_dir)
         valueless = self.untagged_required()
         if valueless:
