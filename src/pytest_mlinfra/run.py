@@ -237,7 +237,18 @@ class Run:
             if self.settings.handler_dir is not None:
                 given.add("lambda_zip_path")
             preflight.check_variables(source, dict.fromkeys(given))
-            preflight.check_outputs(source, self.fixtures, self.model_on_efs())
+            s = self.settings
+            preflight.check_outputs(
+                source, self.fixtures, self.model_on_efs(), efs_packages=bool(s.efs_packages)
+            )
+            if (
+                s.model_check
+                and s.model_path
+                and (preflight.MODEL_FIXTURES & self.fixtures or not self.fixtures)
+            ):
+                search = [s.handler_dir] if s.handler_dir is not None else []
+                seconds = preflight.check_model(s.model_check, s.model_path, [*search, Path.cwd()])
+                self.log(f"mlinfra: model check {s.model_check} passed ({seconds:.1f} s)")
         finally:
             self.timer.record("preflight", started)
 
@@ -550,7 +561,12 @@ class Run:
         from pytest_mlinfra import preflight
 
         preflight.check_outputs(
-            stack.source, {fixture}, self.model_on_efs(), have=stack.outputs.keys(), needed=needed
+            stack.source,
+            {fixture},
+            self.model_on_efs(),
+            have=stack.outputs.keys(),
+            needed=needed,
+            efs_packages=bool(self.settings.efs_packages),
         )
 
     def package_sync(self, outputs: Any) -> PackageSync | None:

@@ -267,6 +267,12 @@ class Settings:
     model_path: Path | None = setting(
         "model artifact uploaded and synced (model.pt)", key="model", kind="path"
     )
+    model_check: str | None = setting(
+        "MODULE:FUNCTION called with the model's path before anything is deployed, in sessions that "
+        "sync the model (imported from the handler dir or the cwd): it raises, or returns False, when "
+        "the artifact does not load as the function loads it",
+        metavar="MODULE:FUNCTION",
+    )
     model_source: str = setting(
         "where the function reads the model: auto (EFS where the target has it), efs, s3",
         default="auto",
@@ -473,9 +479,13 @@ class Settings:
                 f"model artifact {self.model_path} is a folder, not a file",
                 "point --mlinfra-model (ini mlinfra_model) at the model file itself, e.g. model.pt",
             )
-        if self.handler_dir is not None:
-            from pytest_mlinfra.preflight import check_handler
+        from pytest_mlinfra.preflight import check_handler, check_model_file, parse_model_check
 
+        if self.model_path is not None:
+            check_model_file(self.model_path)
+        if self.model_check:
+            parse_model_check(self.model_check)
+        if self.handler_dir is not None:
             check_handler(self.handler_dir, self.handler)
         if self.terraform:
             find_terraform(self.terraform)
