@@ -99,7 +99,8 @@ def get_model() -> tuple[ner_core.NerModel, str]:
                 data = path.read_bytes()  # hash exactly the bytes that are loaded
                 model = ner_core.NerModel(torch.load(io.BytesIO(data), map_location="cpu", weights_only=True))
             except Exception as exc:
-                raise RequestError("ModelLoadError", f"cannot load {path}: {exc}", 503) from exc
+                reason = f"{type(exc).__name__}: {exc}"  # EOFError of an empty file has no message
+                raise RequestError("ModelLoadError", f"cannot load {path}: {reason}", 503) from exc
             _loaded = (str(path), model, hashlib.sha256(data).hexdigest())
         return _loaded[1], _loaded[2]
 
