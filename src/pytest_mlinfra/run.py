@@ -135,6 +135,7 @@ class Run:
         # checks the outputs they read. Plain-object users may set it; empty checks no outputs.
         self.fixtures: set[str] = set()
         self._target_started = False
+        self._model_checked = False
 
     @property
     def run_id(self) -> str:
@@ -237,9 +238,31 @@ class Run:
             if self.settings.handler_dir is not None:
                 given.add("lambda_zip_path")
             preflight.check_variables(source, dict.fromkeys(given))
-            preflight.check_outputs(source, self.fixtures, self.model_on_efs())
+            efs_packages = bool(self.settings.efs_packages)
+            preflight.check_outputs(source, self.fixtures, self.model_on_efs(), efs_packages=efs_packages)
         finally:
             self.timer.record("preflight", started)
+        self.check_model()
+
+    def check_model(self) -> None:
+        """The user's model check (``mlinfra_model_check``), once, when the session syncs the model.
+
+        The fixtures call it before the target starts; :meth:`preflight` again (a no-op by then)."""
+        from pytest_mlinfra import preflight
+
+        s = self.settings
+        if self._model_checked or not s.model_check or s.model_path is None:
+            return
+        if self.fixtures and not preflight.MODEL_FIXTURES & self.fixtures:
+            return
+        started = time.perf_counter()
+        try:
+            search = [s.handler_dir] if s.handler_dir is not None else []
+            seconds = preflight.check_model(s.model_check, s.model_path, [*search, Path.cwd()])
+        finally:
+            self.timer.record("preflight", started)
+        self._model_checked = True
+        self.log(f"mlinfra: model check {s.model_check} passed ({seconds:.1f} s)")
 
     def preflight_validate(self, stack: Stack) -> None:
         started = time.perf_counter()
@@ -550,7 +573,12 @@ class Run:
         from pytest_mlinfra import preflight
 
         preflight.check_outputs(
-            stack.source, {fixture}, self.model_on_efs(), have=stack.outputs.keys(), needed=needed
+            stack.source,
+            {fixture},
+            self.model_on_efs(),
+            have=stack.outputs.keys(),
+            needed=needed,
+            efs_packages=bool(self.settings.efs_packages),
         )
 
     def package_sync(self, outputs: Any) -> PackageSync | None:
