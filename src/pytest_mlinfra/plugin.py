@@ -430,11 +430,6 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if config.get_verbosity() > 0:
         lines += _toolchain_lines(settings)
     lines.append(f"mlinfra: stack {settings.stack_dir}")
-    from pytest_mlinfra.runtimes import python_mismatch
-
-    mismatch = python_mismatch(settings.runtime) if settings.runtime else None
-    if mismatch is not None:  # a default runtime is known after init: said in the summary
-        lines.append(f"mlinfra: {mismatch}")
     if settings.efs_packages:
         from pytest_mlinfra.packages import packages_line
 

@@ -30,7 +30,7 @@ from pytest_mlinfra.latency import LatencyLog, Sample
 from pytest_mlinfra.ledger import Ledger
 from pytest_mlinfra.packages import PACKAGES_DIR, PackageReport, PackageSync, stand_in_honoured
 from pytest_mlinfra.packaging import build_zip
-from pytest_mlinfra.runtimes import RuntimeChoice, check_runtime, default_runtime, python_mismatch
+from pytest_mlinfra.runtimes import RuntimeChoice, check_runtime, default_runtime
 from pytest_mlinfra.settings import RUN_ID_TAG, Settings
 from pytest_mlinfra.sharing import SessionShare
 from pytest_mlinfra.sync import ModelSync, SyncedModel
@@ -363,9 +363,9 @@ class Run:
         notice = check_runtime(runtime, self.settings.target, self.settings.runtime_check, version, explicit)
         if notice is not None:
             warnings.warn(f"mlinfra: {notice}", RuntimeNotice, stacklevel=3)
-        mismatch = python_mismatch(runtime)
-        if not explicit and mismatch is not None:  # an explicit one is said in the report header
-            self.log(f"mlinfra: {mismatch}")
+        how = self.target.lambda_python(runtime)
+        if how is not None:
+            self.log(f"mlinfra: {how}")
         stack.set_variable("lambda_runtime", runtime)
         return choice
 

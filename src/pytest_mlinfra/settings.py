@@ -354,6 +354,13 @@ class Settings:
         parse=_name_list,
         metavar="DIST,...",
     )
+    lambda_host_python: bool = setting(
+        "run every Lambda Python runtime on this machine's Python instead of the declared version's "
+        "(local target): a declared stand-in, named in the summary",
+        default=False,
+        kind="flag",
+        env="MLINFRA_LAMBDA_HOST_PYTHON",
+    )
     runtime_check: str = setting(
         "a Lambda runtime AWS no longer accepts for new functions, on local/localstack: warn or error "
         "(the aws target always refuses it before apply)",

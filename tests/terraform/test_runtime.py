@@ -4,10 +4,11 @@ would refuse is one line before apply."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
+
+from pytest_mlinfra.emulator import lambda_pythons
 
 pytestmark = pytest.mark.slow
 
@@ -40,9 +41,8 @@ def test_default_runtime_follows_the_selected_provider(pytester: pytest.Pytester
     assert summary == [
         "mlinfra: Lambda runtime python3.8 (the newest hashicorp/aws 3.39.0 accepts; AWS allows none of "
         "those for new functions)",
-        "mlinfra: Lambda runtime python3.8 declared; the handler runs on Python "
-        f"{'.'.join(map(str, sys.version_info[:3]))} here (imports and behaviour of other Python versions "
-        "are not checked)",
+        f"mlinfra: Lambda runtime python3.8 runs on {lambda_pythons.find_python('python3.8')[0]} "  # type: ignore[index]
+        f"({lambda_pythons.find_python('python3.8')[1]})",  # type: ignore[index]
     ], output
     assert "RuntimeNotice: mlinfra: Lambda runtime python3.8: AWS refuses it for new functions" in output
 
