@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -363,6 +364,7 @@ class Run:
         notice = check_runtime(runtime, self.settings.target, self.settings.runtime_check, version, explicit)
         if notice is not None:
             warnings.warn(f"mlinfra: {notice}", RuntimeNotice, stacklevel=3)
+        self._check_package_abi(runtime)
         how = self.target.lambda_python(runtime)
         if how is not None:
             self.log(f"mlinfra: {how}")
@@ -595,6 +597,24 @@ class Run:
             if self.settings.target == "local"
             else "provided by LocalStack's mlinfra executor (MLINFRA_LAMBDA_PROVIDED)",
         )
+
+    def _check_package_abi(self, runtime: str) -> None:
+        """EFS packages come from this machine's environment: refuse what the declared runtime could
+        not import on AWS (a cp311 torch on a python3.12 function), before anything is deployed."""
+        from pytest_mlinfra.packages import built_for_another_python
+
+        if not self.settings.efs_packages or self.settings.lambda_host_python:
+            return
+        bad = built_for_another_python(self.settings.efs_packages, runtime)
+        if bad:
+            raise MlinfraError(
+                f"mlinfra_efs_packages are installed here for Python {sys.version_info[0]}."
+                f"{sys.version_info[1]}, which Lambda runtime {runtime} cannot import: {', '.join(bad[:3])}"
+                + (f" and {len(bad) - 3} more" if len(bad) > 3 else ""),
+                f"declare the runtime they are built for (mlinfra_runtime = python{sys.version_info[0]}."
+                f"{sys.version_info[1]}), or run pytest from a Python {runtime.removeprefix('python')} "
+                "environment that has them",
+            )
 
     def function(self) -> FunctionClient:
         """A client for the deployed function; its latencies accumulate in ``self.latencies``."""

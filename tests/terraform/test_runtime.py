@@ -94,3 +94,20 @@ def test_aws_target_refuses_a_blocked_default_before_apply(
     assert "DESTROY FAILED" not in output and "Traceback" not in output
     assert "terraform apply" not in output and "apply failed" not in output, "nothing was applied"
     assert not list((pytester.path / "runs").rglob("terraform.tfstate"))
+
+
+def test_efs_packages_built_for_another_python_are_one_line_before_apply(pytester: pytest.Pytester) -> None:
+    """MarkupSafe here is a cp311 build (a C extension): a python3.12 function could not import it."""
+    pytester.makepyfile("def test_stack(mlinfra_stack):\n    pass\n")
+    result = pytester.runpytest(
+        f"--mlinfra-handler-dir={HANDLER}",
+        "--mlinfra-runs-dir=runs",
+        "--mlinfra-runtime=python3.12",
+        "--mlinfra-efs-packages=markupsafe",
+    )
+    output = _output(result)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, output
+    lines = [line for line in output.splitlines() if "which Lambda runtime python3.12 cannot import" in line]
+    assert len(lines) == 1 and "MarkupSafe" in lines[0] and "mlinfra_runtime = python3.11" in lines[0], output
+    assert "DESTROY FAILED" not in output and "Traceback" not in output
+    assert "terraform apply" not in output and "apply failed" not in output, "nothing was applied"

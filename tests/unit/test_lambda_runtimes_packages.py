@@ -168,3 +168,14 @@ def test_runtime_choice_says_why() -> None:
         "functions)"
     )
     assert "set by --mlinfra-runtime" in RuntimeChoice("python3.7", "3.39.0", explicit=True).describe(TODAY)
+
+
+def test_wheel_tags_decide_what_a_runtime_loads() -> None:
+    from pytest_mlinfra.packages import loads_on
+
+    assert loads_on(["py3-none-any"], "python3.8")
+    assert loads_on(["cp311-cp311-manylinux_2_28_x86_64"], "python3.11")
+    assert not loads_on(["cp311-cp311-manylinux_2_28_x86_64"], "python3.12")
+    assert loads_on(["cp38-abi3-manylinux_2_17_x86_64"], "python3.12")
+    assert not loads_on(["cp313-abi3-manylinux_2_17_x86_64"], "python3.12")
+    assert loads_on([], "python3.12")  # not from a wheel: not judged
