@@ -329,6 +329,7 @@ class Run:
         stack.init()
         self.log(f"mlinfra: provider {stack.provider_line()}")
         self.decide_runtime(stack)
+        self.build_requirements()
         self.preflight_validate(stack)
         if before_apply is not None:
             before_apply(stack)
@@ -347,6 +348,31 @@ class Run:
         reused.save()
         self.log(f"mlinfra: reused {self.run_id}: {describe_changes(changes)}")
         return stack
+
+    def build_requirements(self) -> None:
+        """The handler's requirements file, built for the declared runtime into the zip (before
+        apply: the zip's hash is part of the plan)."""
+        from pytest_mlinfra import requirements
+
+        source = requirements.requirements_file(self.settings.handler_dir, self.settings.requirements)
+        if source is None or self.settings.handler_dir is None:
+            return
+        runtime = self.runtime.runtime if self.runtime is not None else self.settings.runtime
+        if runtime is None:
+            raise MlinfraError(
+                f"{source.name} must be built for the function's runtime, which this stack does not take",
+                "declare variable lambda_runtime in the stack, or set mlinfra_runtime",
+            )
+        started = time.perf_counter()
+        built = requirements.build(source, runtime, "x86_64", cache_root() / "requirements")
+        build_zip(
+            self.settings.handler_dir,
+            self.workdir / "lambda.zip",
+            include=self.settings.package_include,
+            packages=built.directory,
+        )
+        self.timer.record("requirements", started)
+        self.log(f"mlinfra: requirements {built.describe()}")
 
     def decide_runtime(self, stack: Stack) -> RuntimeChoice | None:
         """The stack's ``lambda_runtime``, once init selected the provider: the user's, or the newest

@@ -256,6 +256,12 @@ class Settings:
         "Lambda runtime passed to the stack (lambda_runtime)",
         shown="the newest the selected hashicorp/aws accepts and AWS allows for new functions",
     )
+    requirements: Path | None = setting(
+        "a requirements file whose packages pip builds into the Lambda zip for the function's runtime "
+        "(binary wheels for its Python and manylinux x86_64, cached by content)",
+        kind="path",
+        shown="`requirements.txt` in the handler dir, when there is one",
+    )
     package_include: tuple[str, ...] = setting(
         "globs (relative to the handler dir) zipped into the Lambda (repeatable)",
         default=(),
