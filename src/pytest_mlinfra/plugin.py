@@ -12,6 +12,7 @@ The plugin owns the session's state (:class:`SessionState`, in the config stash)
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -430,6 +431,12 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if config.get_verbosity() > 0:
         lines += _toolchain_lines(settings)
     lines.append(f"mlinfra: stack {settings.stack_dir}")
+    if settings.lambda_host_python and settings.target == "local":
+        here = f"{sys.version_info[0]}.{sys.version_info[1]}"
+        lines.append(
+            f"mlinfra: STAND-IN Lambda handlers run on this Python {here}, not the runtime's own "
+            "(mlinfra_lambda_host_python)"
+        )
     if settings.efs_packages:
         from pytest_mlinfra.packages import packages_line
 

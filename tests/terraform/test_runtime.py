@@ -97,17 +97,17 @@ def test_aws_target_refuses_a_blocked_default_before_apply(
 
 
 def test_efs_packages_built_for_another_python_are_one_line_before_apply(pytester: pytest.Pytester) -> None:
-    """MarkupSafe here is a cp311 build (a C extension): a python3.12 function could not import it."""
+    """MarkupSafe here is a cp311 build (a C extension): a python3.8 function could not import it."""
     pytester.makepyfile("def test_stack(mlinfra_stack):\n    pass\n")
     result = pytester.runpytest(
         f"--mlinfra-handler-dir={HANDLER}",
         "--mlinfra-runs-dir=runs",
-        "--mlinfra-runtime=python3.12",
+        "--mlinfra-runtime=python3.8",
         "--mlinfra-efs-packages=markupsafe",
     )
     output = _output(result)
     assert result.ret == pytest.ExitCode.USAGE_ERROR, output
-    lines = [line for line in output.splitlines() if "which Lambda runtime python3.12 cannot import" in line]
+    lines = [line for line in output.splitlines() if "which Lambda runtime python3.8 cannot import" in line]
     assert len(lines) == 1 and "MarkupSafe" in lines[0] and "mlinfra_runtime = python3.11" in lines[0], output
     assert "DESTROY FAILED" not in output and "Traceback" not in output
     assert "terraform apply" not in output and "apply failed" not in output, "nothing was applied"
@@ -123,25 +123,26 @@ def test_extension_built_for_the_runtime(mlinfra_stack, mlinfra_target):
     )
     payload = json.loads(response["Payload"].read())
     assert "FunctionError" not in response, payload
-    assert "cpython-312-x86_64-linux-gnu" in payload["file"], payload
+    assert "cpython-38-x86_64-linux-gnu" in payload["file"], payload
 """
 
 
 def test_requirements_are_built_for_the_declared_runtime(pytester: pytest.Pytester) -> None:
-    """PyYAML's C extension from requirements.txt, built for and imported by a python3.12 function."""
-    if lambda_pythons.find_python("python3.12") is None:
-        pytest.skip("no interpreter for python3.12 on this machine")
+    """PyYAML's C extension from requirements.txt, built for and imported by a python3.8 function
+    (the newest runtime the stack's hashicorp/aws 3.39 accepts)."""
+    if lambda_pythons.find_python("python3.8") is None:
+        pytest.skip("no interpreter for python3.8 on this machine")
     handler = pytester.mkdir("handler")
     (handler / "model.py").write_text((HANDLER / "model.py").read_text())
     (handler / "requirements.txt").write_text("pyyaml==6.0.2\n")
     pytester.makepyfile(REQUIREMENTS_TEST)
     result = pytester.runpytest(
-        f"--mlinfra-handler-dir={handler}", "--mlinfra-runs-dir=runs", "--mlinfra-runtime=python3.12"
+        f"--mlinfra-handler-dir={handler}", "--mlinfra-runs-dir=runs", "--mlinfra-runtime=python3.8"
     )
     output = _output(result)
     assert result.ret == pytest.ExitCode.OK, output
     built = [
         line for line in output.splitlines() if line.startswith("mlinfra: requirements requirements.txt")
     ]
-    assert len(built) == 1 and "for python3.12 (x86_64): 1 packages" in built[0], output
-    assert "mlinfra: Lambda runtime python3.12 runs on " in output
+    assert len(built) == 1 and "for python3.8 (x86_64): 1 packages" in built[0], output
+    assert "mlinfra: Lambda runtime python3.8 runs on " in output
