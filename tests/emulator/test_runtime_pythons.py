@@ -52,7 +52,7 @@ def _deploy_and_invoke(client: Callable[[str], Any], role_arn: str, runtime: str
     return response, json.loads(response["Payload"].read())
 
 
-@pytest.mark.parametrize("runtime", ["python3.10", "python3.12", "python3.13"])
+@pytest.mark.parametrize("runtime", ["python3.8", "python3.10", "python3.12", "python3.13"])
 def test_the_declared_python_runs_the_handler(
     client: Callable[[str], Any], role_arn: str, runtime: str
 ) -> None:
