@@ -256,6 +256,12 @@ class Settings:
         "Lambda runtime passed to the stack (lambda_runtime)",
         shown="the newest the selected hashicorp/aws accepts and AWS allows for new functions",
     )
+    requirements: Path | None = setting(
+        "a requirements file whose packages pip builds into the Lambda zip for the function's runtime "
+        "(binary wheels for its Python and manylinux x86_64, cached by content)",
+        kind="path",
+        shown="`requirements.txt` in the handler dir, when there is one",
+    )
     package_include: tuple[str, ...] = setting(
         "globs (relative to the handler dir) zipped into the Lambda (repeatable)",
         default=(),
@@ -353,6 +359,13 @@ class Settings:
         default=(),
         parse=_name_list,
         metavar="DIST,...",
+    )
+    lambda_host_python: bool = setting(
+        "run every Lambda Python runtime on this machine's Python instead of the declared version's "
+        "(local target): a declared stand-in, named in the summary",
+        default=False,
+        kind="flag",
+        env="MLINFRA_LAMBDA_HOST_PYTHON",
     )
     runtime_check: str = setting(
         "a Lambda runtime AWS no longer accepts for new functions, on local/localstack: warn or error "
