@@ -16,6 +16,7 @@ handler that imports fine on 3.11 can fail on 3.12, and a cp311 extension cannot
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
@@ -100,16 +101,41 @@ def _candidates(wanted: str) -> list[tuple[str, str]]:
     on_path = shutil.which(f"python{wanted}")
     if on_path:
         found.append((on_path, "PATH"))
-    pyenv_root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
-    for home in sorted((pyenv_root / "versions").glob(f"{wanted}.*"), key=_patch_key, reverse=True):
-        found.append((str(home / "bin" / f"python{wanted}"), "pyenv"))
-    uv_root = Path(
-        os.environ.get("UV_PYTHON_INSTALL_DIR")
-        or Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "uv" / "python"
-    )
-    for home in sorted(uv_root.glob(f"cpython-{wanted}.*-linux-*"), key=_patch_key, reverse=True):
-        found.append((str(home / "bin" / f"python{wanted}"), "uv"))
+    for pyenv_root in _pyenv_roots():
+        for home in sorted((pyenv_root / "versions").glob(f"{wanted}.*"), key=_patch_key, reverse=True):
+            found.append((str(home / "bin" / f"python{wanted}"), "pyenv"))
+    for uv_root in _uv_roots():
+        for home in sorted(uv_root.glob(f"cpython-{wanted}.*-linux-*"), key=_patch_key, reverse=True):
+            found.append((str(home / "bin" / f"python{wanted}"), "uv"))
     return found
+
+
+def _homes() -> list[Path]:
+    """``$HOME`` and the account's home: a test harness may point ``$HOME`` elsewhere."""
+    import pwd
+
+    homes = [Path.home()]
+    with contextlib.suppress(KeyError):
+        homes.append(Path(pwd.getpwuid(os.getuid()).pw_dir))
+    return list(dict.fromkeys(homes))
+
+
+def _pyenv_roots() -> list[Path]:
+    """``$PYENV_ROOT``, the root of the ``pyenv`` on PATH, and ``~/.pyenv``."""
+    roots = [Path(os.environ["PYENV_ROOT"])] if os.environ.get("PYENV_ROOT") else []
+    pyenv = shutil.which("pyenv")
+    if pyenv:
+        roots.append(Path(os.path.realpath(pyenv)).parent.parent)
+    roots += [home / ".pyenv" for home in _homes()]
+    return list(dict.fromkeys(roots))
+
+
+def _uv_roots() -> list[Path]:
+    if os.environ.get("UV_PYTHON_INSTALL_DIR"):
+        return [Path(os.environ["UV_PYTHON_INSTALL_DIR"])]
+    roots = [Path(os.environ["XDG_DATA_HOME"]) / "uv" / "python"] if os.environ.get("XDG_DATA_HOME") else []
+    roots += [home / ".local" / "share" / "uv" / "python" for home in _homes()]
+    return list(dict.fromkeys(roots))
 
 
 def find_python(runtime: str) -> tuple[str, str] | None:
