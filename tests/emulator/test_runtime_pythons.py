@@ -21,6 +21,8 @@ from pytest_mlinfra.errors import MlinfraError
 
 from .conftest import unique
 
+pytestmark = pytest.mark.slow  # real interpreters and pip builds (the floor job skips it)
+
 VERSION_HANDLER = """
 import sys, boto3, awslambdaric
 def handler(event, context):
