@@ -39,6 +39,14 @@ def _zip(files: dict[str, str | bytes]) -> bytes:
     return buffer.getvalue()
 
 
+def _with_packages(files: dict[str, str | bytes], packages: Path) -> dict[str, str | bytes]:
+    """``files`` plus every file below ``packages``, at the zip's root (AWS's packaging guide)."""
+    for path in packages.rglob("*"):
+        if path.is_file():
+            files[str(path.relative_to(packages))] = path.read_bytes()
+    return files
+
+
 def _deploy_and_invoke(client: Callable[[str], Any], role_arn: str, runtime: str, code: bytes) -> Any:
     name = unique(runtime.replace(".", ""))
     client("lambda").create_function(
@@ -73,12 +81,9 @@ def test_an_extension_built_for_another_python_fails_as_on_aws(
     if lambda_pythons.find_python("python3.12") is None:
         pytest.skip("no interpreter for python3.12 on this machine")
     lambda_pythons.pip_wheels_for("python3.11", "x86_64", tmp_path, ["pyyaml==6.0.2"])
-    files: dict[str, str | bytes] = {
-        "fn.py": "from yaml import CLoader\ndef handler(event, context):\n    return 'loaded'\n"
-    }
-    for path in tmp_path.rglob("*"):
-        if path.is_file():
-            files[str(path.relative_to(tmp_path))] = path.read_bytes()
+    files = _with_packages(
+        {"fn.py": "from yaml import CLoader\ndef handler(event, context):\n    return 'loaded'\n"}, tmp_path
+    )
     response, body = _deploy_and_invoke(client, role_arn, "python3.12", _zip(files))
     assert response["FunctionError"] == "Unhandled"
     assert body["errorType"] == "Runtime.ImportModuleError"
@@ -91,13 +96,13 @@ def test_a_built_extension_for_the_runtime_imports(
     if lambda_pythons.find_python("python3.12") is None:
         pytest.skip("no interpreter for python3.12 on this machine")
     lambda_pythons.pip_wheels_for("python3.12", "x86_64", tmp_path, ["pyyaml==6.0.2"])
-    files: dict[str, str | bytes] = {
-        "fn.py": "import yaml\nfrom yaml import CLoader\n"
-        "def handler(event, context):\n    return yaml.load('a: 1', Loader=CLoader)\n"
-    }
-    for path in tmp_path.rglob("*"):
-        if path.is_file():
-            files[str(path.relative_to(tmp_path))] = path.read_bytes()
+    files = _with_packages(
+        {
+            "fn.py": "import yaml\nfrom yaml import CLoader\n"
+            "def handler(event, context):\n    return yaml.load('a: 1', Loader=CLoader)\n"
+        },
+        tmp_path,
+    )
     response, body = _deploy_and_invoke(client, role_arn, "python3.12", _zip(files))
     assert "FunctionError" not in response, body
     assert body == {"a": 1}
@@ -111,12 +116,13 @@ def test_no_interpreter_is_one_line_saying_how_to_get_one(
     monkeypatch.setenv("UV_PYTHON_INSTALL_DIR", str(tmp_path / "uv"))
     monkeypatch.delenv(lambda_pythons.PYTHON_ENV, raising=False)
     monkeypatch.delenv(lambda_pythons.HOST_ENV, raising=False)
+    # 3.5: a version no pyenv or uv on this machine has (the account home is searched too)
     with pytest.raises(MlinfraError) as raised:
-        lambda_pythons.resolve("python3.7", "x86_64", tmp_path / "cache")
+        lambda_pythons.resolve("python3.5", "x86_64", tmp_path / "cache")
     text = str(raised.value)
     assert "\n" not in text
-    assert "Lambda runtime python3.7 needs a Python 3.7 to run the handler here" in text
-    assert "uv python install 3.7" in text and "mlinfra_lambda_host_python" in text
+    assert "Lambda runtime python3.5 needs a Python 3.5 to run the handler here" in text
+    assert "uv python install 3.5" in text and "mlinfra_lambda_host_python" in text
 
 
 def test_the_host_stand_in_is_declared(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
