@@ -8,13 +8,10 @@ architecture): a later run with the same file reuses the directory.
 
 from __future__ import annotations
 
-import hashlib
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_mlinfra.emulator.lambda_pythons import pip_wheels_for
+from pytest_mlinfra.emulator.lambda_pythons import built_wheels
 
 
 @dataclass(frozen=True)
@@ -54,19 +51,6 @@ def build(source: Path, runtime: str, architecture: str, cache: Path) -> BuiltRe
             f"cannot read the requirements file {source}: {exc.strerror}",
             "set mlinfra_requirements to an existing file",
         ) from None
-    key = hashlib.sha256(repr((text, runtime, architecture)).encode()).hexdigest()[:16]
-    target = cache / f"{runtime}-{architecture}-{key}"
-    if target.is_dir():
-        return BuiltRequirements(source, target, runtime, architecture, cached=True)
-    partial = cache / f"{target.name}.{os.getpid()}.partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    try:
-        pip_wheels_for(runtime, architecture, partial, ["-r", str(source.resolve())])
-        shutil.rmtree(partial / "bin", ignore_errors=True)
-        partial.rename(target)
-    except OSError:  # another run built it first
-        pass
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
-    return BuiltRequirements(source, target, runtime, architecture, cached=False)
+    requirements = ["-r", str(source.resolve())]
+    target, cached = built_wheels(runtime, architecture, cache, requirements, identity=text)
+    return BuiltRequirements(source, target, runtime, architecture, cached=cached)

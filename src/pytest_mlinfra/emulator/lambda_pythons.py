@@ -225,13 +225,15 @@ def pip_wheels_for(runtime: str, architecture: str, target: Path, requirements: 
         )
 
 
-def runtime_packages(runtime: str, architecture: str, cache: Path) -> Path:
-    """The managed runtime's packages for ``runtime``, installed once into ``cache``."""
-    requirements = _ceilings()
-    key = hashlib.sha256(repr((runtime, architecture, requirements)).encode()).hexdigest()[:12]
+def built_wheels(
+    runtime: str, architecture: str, cache: Path, requirements: list[str], identity: object
+) -> tuple[Path, bool]:
+    """``requirements`` pip-installed for ``runtime`` into a cache directory named by ``identity``
+    (what decides its content), built once: (the directory, whether it was already there)."""
+    key = hashlib.sha256(repr((identity, runtime, architecture)).encode()).hexdigest()[:16]
     target = cache / f"{runtime}-{architecture}-{key}"
     if target.is_dir():
-        return target
+        return target, True
     partial = cache / f"{target.name}.{os.getpid()}.partial"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
@@ -243,7 +245,13 @@ def runtime_packages(runtime: str, architecture: str, cache: Path) -> Path:
         pass
     finally:
         shutil.rmtree(partial, ignore_errors=True)
-    return target
+    return target, False
+
+
+def runtime_packages(runtime: str, architecture: str, cache: Path) -> Path:
+    """The managed runtime's packages for ``runtime``, installed once into ``cache``."""
+    requirements = _ceilings()
+    return built_wheels(runtime, architecture, cache, requirements, identity=requirements)[0]
 
 
 def resolve(runtime: str, architecture: str, cache: Path) -> RuntimePython:
