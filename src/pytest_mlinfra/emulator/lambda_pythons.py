@@ -225,6 +225,42 @@ def pip_wheels_for(runtime: str, architecture: str, target: Path, requirements: 
         )
 
 
+def _too_new(directory: Path, wanted: str) -> list[str]:
+    """``name<version`` for each installed dist whose ``Requires-Python`` excludes ``wanted``."""
+    from email.parser import Parser
+
+    from packaging.specifiers import SpecifierSet
+
+    bounds = []
+    for meta in directory.glob("*.dist-info/METADATA"):
+        headers = Parser().parsestr(meta.read_text(errors="replace"), headersonly=True)
+        needs = headers.get("Requires-Python")
+        if needs and wanted + ".0" not in SpecifierSet(needs):
+            bounds.append(f"{headers['Name']}<{headers['Version']}")
+    return bounds
+
+
+def _pip_honouring_requires_python(
+    runtime: str, architecture: str, target: Path, requirements: list[str]
+) -> None:
+    """pip with ``--python-version`` may take releases whose metadata excludes that Python (an
+    index page without ``data-requires-python``): each such release is excluded and pip runs again."""
+    wanted = python_version(runtime) or ""
+    bounds: list[str] = []
+    for _ in range(8):
+        pip_wheels_for(runtime, architecture, target, requirements + bounds)
+        found = _too_new(target, wanted)
+        if not found:
+            return
+        bounds += found
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True)
+    raise MlinfraError(
+        f"cannot find releases of {' '.join(requirements)} that support {runtime}",
+        "pin versions that support it in the requirements",
+    )
+
+
 def built_wheels(
     runtime: str, architecture: str, cache: Path, requirements: list[str], identity: object
 ) -> tuple[Path, bool]:
@@ -238,7 +274,7 @@ def built_wheels(
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     try:
-        pip_wheels_for(runtime, architecture, partial, requirements)
+        _pip_honouring_requires_python(runtime, architecture, partial, requirements)
         shutil.rmtree(partial / "bin", ignore_errors=True)
         partial.rename(target)
     except OSError:  # another process made it first
