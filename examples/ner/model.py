@@ -26,6 +26,7 @@ import json
 import os
 import sys
 import threading
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -98,9 +99,21 @@ def get_model() -> tuple[ner_core.NerModel, str]:
                 data = path.read_bytes()  # hash exactly the bytes that are loaded
                 model = ner_core.NerModel(torch.load(io.BytesIO(data), map_location="cpu", weights_only=True))
             except Exception as exc:
-                raise RequestError("ModelLoadError", f"cannot load {path}: {exc}", 503) from exc
+                reason = f"{type(exc).__name__}: {exc}"  # EOFError of an empty file has no message
+                raise RequestError("ModelLoadError", f"cannot load {path}: {reason}", 503) from exc
             _loaded = (str(path), model, hashlib.sha256(data).hexdigest())
         return _loaded[1], _loaded[2]
+
+
+def check_artifact(path: Path) -> None:
+    """The loader smoke test pytest-mlinfra runs on this machine before it deploys anything
+    (``mlinfra_model_check = model:check_artifact``): load the artifact as the function does and
+    answer one sentence. Raises when it would not serve, so a bad artifact costs seconds, not a deploy."""
+    data = path.read_bytes()
+    if not zipfile.is_zipfile(io.BytesIO(data)):  # torch.save() writes a zip archive since torch 1.6
+        raise ValueError(f"not a torch.save() archive: {len(data)} bytes, starting {data[:8]!r}")
+    model = ner_core.NerModel(torch.load(io.BytesIO(data), map_location="cpu", weights_only=True))
+    model.predict_batch(["Tom Cruise is overrated"])
 
 
 def _check_text(value: Any, where: str) -> str:

@@ -17,6 +17,7 @@ import subprocess
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any
 
 _PR_SET_PDEATHSIG = 1
@@ -133,14 +134,21 @@ def kill_group(proc: subprocess.Popen[Any]) -> None:
 
 
 def pid_running(pid: int) -> bool:
-    """Whether a process with this pid exists (one we may not signal counts as running)."""
+    """Whether a process with this pid runs (one we may not signal counts as running).
+
+    A zombie does not: it has exited, and its parent may never collect it (a process orphaned into a
+    container whose pid 1 does not reap), so a watcher waiting for it to go would wait forever."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no procfs (not Linux): the signal check is all there is
+    return stat.rsplit(")", 1)[-1].split()[:1] != ["Z"]
 
 
 def group_alive(pgid: int) -> bool:

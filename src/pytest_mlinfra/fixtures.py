@@ -61,6 +61,7 @@ def _or_stop(request: pytest.FixtureRequest, run: Run, stage: str, action: Calla
 @pytest.fixture(scope="session")
 def mlinfra_target(request: pytest.FixtureRequest, mlinfra_run: Run) -> Iterator[Target]:
     """The started target: ``.name``, ``.endpoint_url``, ``.client(service)``."""
+    _or_stop(request, mlinfra_run, "deploy", mlinfra_run.check_model)  # a bad model: stop before starting
     try:
         yield _or_stop(request, mlinfra_run, "target start", mlinfra_run.start_target)
     finally:

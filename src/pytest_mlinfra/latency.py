@@ -72,6 +72,8 @@ def parse_budgets(spec: str) -> dict[str, float]:
             if not sep or key not in BUDGET_KEYS:
                 raise ValueError
             budgets[key] = float(value.removesuffix("ms"))
+            if not 0 < budgets[key] < float("inf"):  # a negative, zero or NaN budget always misses
+                raise ValueError
         except ValueError:
             raise MlinfraError(
                 f"latency budget {item!r} is not KEY=MILLISECONDS with KEY in {', '.join(BUDGET_KEYS)}",

@@ -167,6 +167,41 @@ class HashCache:
             os.replace(tmp, self.path)
 
 
+def _wheel_tags(dist: metadata.Distribution) -> list[str]:
+    text = dist.read_text("WHEEL") or ""
+    return [line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("Tag:")]
+
+
+def loads_on(tags: list[str], runtime: str) -> bool:
+    """Whether a wheel with ``tags`` (``cp311-cp311-manylinux_2_28_x86_64``) can load on a
+    ``pythonX.Y`` runtime: pure Python, a stable-ABI build for an older or equal version, or a build
+    for exactly that version. No tags (not installed from a wheel): assumed to load."""
+    if not tags or not runtime.startswith("python"):
+        return True
+    wanted = "cp" + runtime.removeprefix("python").replace(".", "")
+    for tag in tags:
+        interpreter, abi, _ = [*tag.split("-"), "", ""][:3]
+        if abi == "none" and interpreter.startswith("py"):
+            return True
+        if abi == "abi3" and int(interpreter[2:] or 0) <= int(wanted[2:]):
+            return True
+        if interpreter == wanted:
+            return True
+    return False
+
+
+def built_for_another_python(names: Iterable[str], runtime: str) -> list[str]:
+    """The distributions (with their requirements) installed here that ``runtime`` cannot load,
+    as ``name version (tag)``: host builds for this Python, not the function's."""
+    bad = []
+    for dist in resolve(names, None):
+        installed = metadata.distribution(dist.name)
+        tags = _wheel_tags(installed)
+        if not loads_on(tags, runtime):
+            bad.append(f"{dist.name} {dist.version} ({tags[0]})")
+    return bad
+
+
 @dataclass
 class PackageSync:
     """Upload (content addressed) the function's EFS packages, or stand them in on the local target."""

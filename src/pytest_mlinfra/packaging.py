@@ -39,8 +39,12 @@ def handler_sources(handler_dir: Path, include: Sequence[str] = ()) -> list[Path
     return files
 
 
-def build_zip(handler_dir: Path, dest: Path, include: Sequence[str] = ()) -> str:
-    """Write the zip to ``dest`` and return its sha256 (hex)."""
+def build_zip(
+    handler_dir: Path, dest: Path, include: Sequence[str] = (), packages: Path | None = None
+) -> str:
+    """Write the zip to ``dest`` and return its sha256 (hex). ``packages``: a directory of built
+    dependencies (see :mod:`pytest_mlinfra.requirements`) added at the zip's root, as AWS's guide
+    packages them; the handler's own files win a name clash."""
     handler_dir = handler_dir.resolve()
     if not handler_dir.is_dir():
         raise MlinfraError(f"handler directory {handler_dir} does not exist", "set --mlinfra-handler-dir")
@@ -53,5 +57,12 @@ def build_zip(handler_dir: Path, dest: Path, include: Sequence[str] = ()) -> str
             info.external_attr = (0o100755 if os.access(path, os.X_OK) else 0o100644) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, path.read_bytes(), compresslevel=9)
+        taken = set(archive.namelist())
+        for path in sorted(packages.rglob("*")) if packages is not None else ():
+            name = path.relative_to(packages).as_posix()  # type: ignore[arg-type]
+            if path.is_file() and name not in taken and "__pycache__" not in path.parts:
+                info = zipfile.ZipInfo(name, _FIXED_TIME)
+                info.external_attr = (0o100755 if os.access(path, os.X_OK) else 0o100644) << 16
+                archive.writestr(info, path.read_bytes(), compress_type=zipfile.ZIP_DEFLATED)
     os.replace(tmp, dest)
     return hashlib.sha256(dest.read_bytes()).hexdigest()

@@ -12,6 +12,7 @@ The plugin owns the session's state (:class:`SessionState`, in the config stash)
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -430,11 +431,12 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if config.get_verbosity() > 0:
         lines += _toolchain_lines(settings)
     lines.append(f"mlinfra: stack {settings.stack_dir}")
-    from pytest_mlinfra.runtimes import python_mismatch
-
-    mismatch = python_mismatch(settings.runtime) if settings.runtime else None
-    if mismatch is not None:  # a default runtime is known after init: said in the summary
-        lines.append(f"mlinfra: {mismatch}")
+    if settings.lambda_host_python and settings.target == "local":
+        here = f"{sys.version_info[0]}.{sys.version_info[1]}"
+        lines.append(
+            f"mlinfra: STAND-IN Lambda handlers run on this Python {here}, not the runtime's own "
+            "(mlinfra_lambda_host_python)"
+        )
     if settings.efs_packages:
         from pytest_mlinfra.packages import packages_line
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -30,7 +31,7 @@ from pytest_mlinfra.latency import LatencyLog, Sample
 from pytest_mlinfra.ledger import Ledger
 from pytest_mlinfra.packages import PACKAGES_DIR, PackageReport, PackageSync, stand_in_honoured
 from pytest_mlinfra.packaging import build_zip
-from pytest_mlinfra.runtimes import RuntimeChoice, check_runtime, default_runtime, python_mismatch
+from pytest_mlinfra.runtimes import RuntimeChoice, check_runtime, default_runtime
 from pytest_mlinfra.settings import RUN_ID_TAG, Settings
 from pytest_mlinfra.sharing import SessionShare
 from pytest_mlinfra.sync import ModelSync, SyncedModel
@@ -135,6 +136,7 @@ class Run:
         # checks the outputs they read. Plain-object users may set it; empty checks no outputs.
         self.fixtures: set[str] = set()
         self._target_started = False
+        self._model_checked = False
 
     @property
     def run_id(self) -> str:
@@ -237,9 +239,31 @@ class Run:
             if self.settings.handler_dir is not None:
                 given.add("lambda_zip_path")
             preflight.check_variables(source, dict.fromkeys(given))
-            preflight.check_outputs(source, self.fixtures, self.model_on_efs())
+            efs_packages = bool(self.settings.efs_packages)
+            preflight.check_outputs(source, self.fixtures, self.model_on_efs(), efs_packages=efs_packages)
         finally:
             self.timer.record("preflight", started)
+        self.check_model()
+
+    def check_model(self) -> None:
+        """The user's model check (``mlinfra_model_check``), once, when the session syncs the model.
+
+        The fixtures call it before the target starts; :meth:`preflight` again (a no-op by then)."""
+        from pytest_mlinfra import preflight
+
+        s = self.settings
+        if self._model_checked or not s.model_check or s.model_path is None:
+            return
+        if self.fixtures and not preflight.MODEL_FIXTURES & self.fixtures:
+            return
+        started = time.perf_counter()
+        try:
+            search = [s.handler_dir] if s.handler_dir is not None else []
+            seconds = preflight.check_model(s.model_check, s.model_path, [*search, Path.cwd()])
+        finally:
+            self.timer.record("preflight", started)
+        self._model_checked = True
+        self.log(f"mlinfra: model check {s.model_check} passed ({seconds:.1f} s)")
 
     def preflight_validate(self, stack: Stack) -> None:
         started = time.perf_counter()
@@ -305,6 +329,7 @@ class Run:
         stack.init()
         self.log(f"mlinfra: provider {stack.provider_line()}")
         self.decide_runtime(stack)
+        self.build_requirements()
         self.preflight_validate(stack)
         if before_apply is not None:
             before_apply(stack)
@@ -324,6 +349,31 @@ class Run:
         self.log(f"mlinfra: reused {self.run_id}: {describe_changes(changes)}")
         return stack
 
+    def build_requirements(self) -> None:
+        """The handler's requirements file, built for the declared runtime into the zip (before
+        apply: the zip's hash is part of the plan)."""
+        from pytest_mlinfra import requirements
+
+        source = requirements.requirements_file(self.settings.handler_dir, self.settings.requirements)
+        if source is None or self.settings.handler_dir is None:
+            return
+        runtime = self.runtime.runtime if self.runtime is not None else self.settings.runtime
+        if runtime is None:
+            raise MlinfraError(
+                f"{source.name} must be built for the function's runtime, which this stack does not take",
+                "declare variable lambda_runtime in the stack, or set mlinfra_runtime",
+            )
+        started = time.perf_counter()
+        built = requirements.build(source, runtime, "x86_64", cache_root() / "requirements")
+        build_zip(
+            self.settings.handler_dir,
+            self.workdir / "lambda.zip",
+            include=self.settings.package_include,
+            packages=built.directory,
+        )
+        self.timer.record("requirements", started)
+        self.log(f"mlinfra: requirements {built.describe()}")
+
     def decide_runtime(self, stack: Stack) -> RuntimeChoice | None:
         """The stack's ``lambda_runtime``, once init selected the provider: the user's, or the newest
         the selected hashicorp/aws accepts and AWS still allows for new functions. Refuses (one line,
@@ -340,9 +390,10 @@ class Run:
         notice = check_runtime(runtime, self.settings.target, self.settings.runtime_check, version, explicit)
         if notice is not None:
             warnings.warn(f"mlinfra: {notice}", RuntimeNotice, stacklevel=3)
-        mismatch = python_mismatch(runtime)
-        if not explicit and mismatch is not None:  # an explicit one is said in the report header
-            self.log(f"mlinfra: {mismatch}")
+        self._check_package_abi(runtime)
+        how = self.target.lambda_python(runtime)
+        if how is not None:
+            self.log(f"mlinfra: {how}")
         stack.set_variable("lambda_runtime", runtime)
         return choice
 
@@ -550,7 +601,12 @@ class Run:
         from pytest_mlinfra import preflight
 
         preflight.check_outputs(
-            stack.source, {fixture}, self.model_on_efs(), have=stack.outputs.keys(), needed=needed
+            stack.source,
+            {fixture},
+            self.model_on_efs(),
+            have=stack.outputs.keys(),
+            needed=needed,
+            efs_packages=bool(self.settings.efs_packages),
         )
 
     def package_sync(self, outputs: Any) -> PackageSync | None:
@@ -567,6 +623,24 @@ class Run:
             if self.settings.target == "local"
             else "provided by LocalStack's mlinfra executor (MLINFRA_LAMBDA_PROVIDED)",
         )
+
+    def _check_package_abi(self, runtime: str) -> None:
+        """EFS packages come from this machine's environment: refuse what the declared runtime could
+        not import on AWS (a cp311 torch on a python3.12 function), before anything is deployed."""
+        from pytest_mlinfra.packages import built_for_another_python
+
+        if not self.settings.efs_packages or self.settings.lambda_host_python:
+            return
+        bad = built_for_another_python(self.settings.efs_packages, runtime)
+        if bad:
+            raise MlinfraError(
+                f"mlinfra_efs_packages are installed here for Python {sys.version_info[0]}."
+                f"{sys.version_info[1]}, which Lambda runtime {runtime} cannot import: {', '.join(bad[:3])}"
+                + (f" and {len(bad) - 3} more" if len(bad) > 3 else ""),
+                f"declare the runtime they are built for (mlinfra_runtime = python{sys.version_info[0]}."
+                f"{sys.version_info[1]}), or run pytest from a Python {runtime.removeprefix('python')} "
+                "environment that has them",
+            )
 
     def function(self) -> FunctionClient:
         """A client for the deployed function; its latencies accumulate in ``self.latencies``."""

@@ -17,7 +17,6 @@ python3.14 #45024: 6.20.0).
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 
 NEWEST = "python3.14"
@@ -196,15 +195,3 @@ def check_runtime(
     if runtime_check == "error":
         raise MlinfraError(notice, "declare a runtime AWS accepts (mlinfra_runtime_check = warn allows it)")
     return notice
-
-
-def python_mismatch(runtime: str, running: tuple[int, int, int] | None = None) -> str | None:
-    """One line when the declared runtime's Python is not the one that runs the handler here."""
-    version = running or sys.version_info[:3]
-    here = f"python{version[0]}.{version[1]}"
-    if not runtime.startswith("python") or runtime == here:
-        return None
-    return (
-        f"Lambda runtime {runtime} declared; the handler runs on Python {'.'.join(map(str, version))} here "
-        "(imports and behaviour of other Python versions are not checked)"
-    )

@@ -154,7 +154,11 @@ def terminate(pid: int, timeout_s: float = 15.0) -> None:
         time.sleep(0.05)
     with suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
-    _reap(pid)
+    # Wait for the kill to land: a zombie left behind here would keep its watchers (the service's
+    # provider hosts) waiting for a process that has exited.
+    deadline = time.monotonic() + timeout_s
+    while _is_emulator(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 # -- the long-lived service (mlinfra up / down / status) -------------------------------------------

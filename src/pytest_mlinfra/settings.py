@@ -63,6 +63,8 @@ class Declaration:
     env: str | None = None  # environment variable read when neither option nor ini is given
     ini_aliases: tuple[str, ...] = ()  # older ini names still accepted
     metavar: str | None = None
+    at_least: float | None = None  # numeric settings: the range checked when the value is read
+    at_most: float | None = None
 
     @property
     def option(self) -> str:
@@ -90,10 +92,13 @@ def setting(
     env: str | None = None,
     ini_aliases: tuple[str, ...] = (),
     metavar: str | None = None,
+    at_least: float | None = None,
+    at_most: float | None = None,
 ) -> Any:
     """A :class:`Settings` field users can set. ``key`` (default: the field name) names the option
     ``--mlinfra-<key>`` and the ini setting ``mlinfra_<key>``; ``parse`` turns the given string (a list
-    of strings for ``kind="list"``) into the field's value; ``shown`` is the default as documented."""
+    of strings for ``kind="list"``) into the field's value; ``shown`` is the default as documented;
+    ``at_least``/``at_most`` bound a numeric value (checked as the option or ini value is read)."""
     declaration = Declaration(
         key=key or "",
         help=help,
@@ -104,6 +109,8 @@ def setting(
         env=env,
         ini_aliases=ini_aliases,
         metavar=metavar,
+        at_least=at_least,
+        at_most=at_most,
     )
     metadata = {_META: declaration}
     if factory is not None:
@@ -168,13 +175,32 @@ def _optional_int(value: str) -> int | None:
 
 def _seconds(value: str) -> float:
     seconds = float(value)
-    if not 0 <= seconds < float("inf"):
+    if not seconds < float("inf"):  # infinite or NaN; a negative one fails the range check
         raise ValueError(value)
     return seconds
 
 
 def _default_budgets() -> dict[str, float]:
     return parse_budgets(DEFAULT_LATENCY_BUDGET)
+
+
+def check_range(declaration: Declaration, value: Any, given: Any = None) -> None:
+    """A numeric setting outside its declared range, as one line; ``given``: the value as written."""
+    if value is None or not isinstance(value, (int, float)) or isinstance(value, bool):
+        return
+    low, high = declaration.at_least, declaration.at_most
+    shown = value if given is None else given
+    if low is not None and not value >= low:  # "not >=" also refuses NaN
+        bound = f">= {low:g}"
+    elif high is not None and not value <= high:
+        bound = f"<= {high:g}"
+    else:
+        return
+    wanted = f"from {low:g} to {high:g}" if low is not None and high is not None else bound
+    raise MlinfraError(
+        f"{declaration.option} must be {bound}, got {shown}",
+        f"set {declaration.option} (ini {declaration.ini}) to a value {wanted}",
+    )
 
 
 @dataclass
@@ -230,6 +256,12 @@ class Settings:
         "Lambda runtime passed to the stack (lambda_runtime)",
         shown="the newest the selected hashicorp/aws accepts and AWS allows for new functions",
     )
+    requirements: Path | None = setting(
+        "a requirements file whose packages pip builds into the Lambda zip for the function's runtime "
+        "(binary wheels for its Python and manylinux x86_64, cached by content)",
+        kind="path",
+        shown="`requirements.txt` in the handler dir, when there is one",
+    )
     package_include: tuple[str, ...] = setting(
         "globs (relative to the handler dir) zipped into the Lambda (repeatable)",
         default=(),
@@ -241,13 +273,19 @@ class Settings:
     model_path: Path | None = setting(
         "model artifact uploaded and synced (model.pt)", key="model", kind="path"
     )
+    model_check: str | None = setting(
+        "MODULE:FUNCTION called with the model's path before anything is deployed, in sessions that "
+        "sync the model (imported from the handler dir or the cwd): it raises, or returns False, when "
+        "the artifact does not load as the function loads it",
+        metavar="MODULE:FUNCTION",
+    )
     model_source: str = setting(
         "where the function reads the model: auto (EFS where the target has it), efs, s3",
         default="auto",
         choices=MODEL_SOURCES,
     )
     examples: int | None = setting(
-        "Hypothesis examples per property (overrides the profile)", parse=_optional_int
+        "Hypothesis examples per property (overrides the profile)", parse=_optional_int, at_least=1
     )
     profile: str = setting(
         "Hypothesis profile for predictor properties: quick (25 examples) or nightly (500)",
@@ -279,12 +317,23 @@ class Settings:
         kind="flag",
     )
     min_recall: float = setting(
-        "minimum recall of names inserted into neutral templates (NER suite)", default=0.9, parse=float
+        "minimum recall of names inserted into neutral templates (NER suite)",
+        default=0.9,
+        parse=float,
+        at_least=0,
+        at_most=1,
     )
     audit: bool = setting(
         "skip the cost-tag audit of the stack", default=True, key="no_audit", kind="flag", shown="off"
     )
-    port: int = setting("port of the embedded AWS (local target)", default=0, parse=int, shown="a free port")
+    port: int = setting(
+        "port of the embedded AWS (local target)",
+        default=0,
+        parse=int,
+        shown="a free port",
+        at_least=0,
+        at_most=65535,
+    )
     localstack_endpoint: str | None = setting(
         "LocalStack URL", shown="`AWS_ENDPOINT_URL` / `LOCALSTACK_HOST` / `127.0.0.1:4566`"
     )
@@ -311,6 +360,13 @@ class Settings:
         parse=_name_list,
         metavar="DIST,...",
     )
+    lambda_host_python: bool = setting(
+        "run every Lambda Python runtime on this machine's Python instead of the declared version's "
+        "(local target): a declared stand-in, named in the summary",
+        default=False,
+        kind="flag",
+        env="MLINFRA_LAMBDA_HOST_PYTHON",
+    )
     runtime_check: str = setting(
         "a Lambda runtime AWS no longer accepts for new functions, on local/localstack: warn or error "
         "(the aws target always refuses it before apply)",
@@ -321,6 +377,7 @@ class Settings:
         "local target: execution environments at once for functions without reserved concurrency",
         parse=_optional_int,
         shown="2 x cores, at least 4",
+        at_least=1,
     )
     provider_mirrors: tuple[str, ...] = setting(
         "a provider mirror to install from (repeatable): a folder made by `terraform providers mirror DIR`, "
@@ -357,6 +414,7 @@ class Settings:
         parse=_seconds,
         env="MLINFRA_LAMBDA_ENI_RELEASE_S",
         shown="0 (off)",
+        at_least=0,
     )
     runs_dir: Path | None = setting(
         "where run dirs go (state, logs; failed runs keep theirs)",
@@ -412,9 +470,13 @@ class Settings:
                     f"{declaration.key.replace('_', ' ')} {value!r} is unknown",
                     f"use one of: {', '.join(declaration.choices)}",
                 )
+            if declaration is not None:
+                check_range(dataclasses.replace(declaration, key=declaration.key or declared.name), value)
+        from pytest_mlinfra.regions import check_region
         from pytest_mlinfra.terraform.source import check_stack_dir
         from pytest_mlinfra.terraform.toolchain import find_terraform
 
+        check_region(self.region)
         check_stack_dir(self.stack_dir)
         valueless = self.untagged_required()
         if valueless:
@@ -430,9 +492,13 @@ class Settings:
                 f"model artifact {self.model_path} is a folder, not a file",
                 "point --mlinfra-model (ini mlinfra_model) at the model file itself, e.g. model.pt",
             )
-        if self.handler_dir is not None:
-            from pytest_mlinfra.preflight import check_handler
+        from pytest_mlinfra.preflight import check_handler, check_model_file, parse_model_check
 
+        if self.model_path is not None:
+            check_model_file(self.model_path)
+        if self.model_check:
+            parse_model_check(self.model_check)
+        if self.handler_dir is not None:
             check_handler(self.handler_dir, self.handler)
         if self.terraform:
             find_terraform(self.terraform)
@@ -517,12 +583,14 @@ def resolve(name: str, declaration: Declaration, option: Any, ini: Any, ini_dir:
     if declaration.parse is None:
         return str(raw)
     try:
-        return declaration.parse(str(raw))
+        value = declaration.parse(str(raw))
     except ValueError:  # int()/float(); parsers with their own wording raise MlinfraError
         raise MlinfraError(
             f"{declaration.option} (ini {declaration.ini}) {raw!r} is not valid",
             f"see {declaration.option} in pytest --help",
         ) from None
+    check_range(declaration, value, given=str(raw).strip())
+    return value
 
 
 def _location(value: str, base: Path) -> str:

@@ -101,6 +101,35 @@ def test_nesting_within_the_limit_reaches_the_handler(lam: Any, info_function: s
     assert "FunctionError" not in response
 
 
+def test_nesting_at_the_limit_is_not_refused_by_the_front_end(lam: Any, info_function: str) -> None:
+    # AWS's front end takes 1,000 levels; what the function's runtime makes of them is its business.
+    at_limit = b"[" * 1000 + b"]" * 1000
+    response = lam.invoke(FunctionName=info_function, Payload=at_limit)
+    assert response["StatusCode"] == 200
+    status, code, message = _error(lam, info_function, b"[" + at_limit + b"]")
+    assert (status, code) == (400, "InvalidRequestContentException")
+    assert "Document nesting depth (1001) exceeds the maximum allowed (1000" in message
+
+
+@pytest.mark.parametrize("body", [b"{}", b""], ids=["empty-object", "no-body"])
+def test_unsigned_invoke_is_403_missing_authentication_token(
+    aws: EmbeddedAWS, info_function: str, body: bytes, capfd: pytest.CaptureFixture[str]
+) -> None:
+    import urllib.error
+    import urllib.request
+
+    url = f"{aws.endpoint_url}/2015-03-31/functions/{info_function}/invocations"
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": "application/json"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=30)
+    assert caught.value.code == 403
+    assert caught.value.headers["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
+    assert json.loads(caught.value.read()) == {"message": "Missing Authentication Token"}
+    assert "Traceback" not in capfd.readouterr().err
+
+
 def test_limits_are_inclusive() -> None:
     at_limit = b'"' + b"a" * (SYNC_LIMIT - 2) + b'"'
     assert check_payload(at_limit, "RequestResponse") == at_limit

@@ -61,7 +61,7 @@ def test_applies_replans_clean_serves_the_model_and_destroys(
         runs_dir=tmp_path,
         model_source=model_source,
         # A package the function imports from EFS (PYTHONPATH on the mount), uploaded for real.
-        efs_packages=("iniconfig",) if model_source == "efs" else (),
+        efs_packages=("certifi",) if model_source == "efs" else (),
     )
     run = Run(settings)
     try:
@@ -78,8 +78,8 @@ def test_applies_replans_clean_serves_the_model_and_destroys(
         assert (answer.payload["path"], answer.payload["from_s3"]) == (expected, model_source == "s3")
         if model_source == "efs":
             assert model.packages is not None and model.packages.uploaded == model.packages.files > 0
-            found = run.function().invoke({"import": "iniconfig"})
-            assert found.payload == {"file": "/mnt/shared-storage/python/iniconfig/__init__.py"}
+            found = run.function().invoke({"import": "certifi"})
+            assert found.payload == {"file": "/mnt/shared-storage/python/certifi/__init__.py"}
             missing = run.function().invoke({"import": "pytest"})  # in the host venv, not deployed
             assert missing.function_error == "Unhandled"
             assert missing.payload["errorMessage"] == "No module named 'pytest'"

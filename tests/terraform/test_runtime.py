@@ -4,10 +4,11 @@ would refuse is one line before apply."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
+
+from pytest_mlinfra.emulator import lambda_pythons
 
 pytestmark = pytest.mark.slow
 
@@ -40,9 +41,8 @@ def test_default_runtime_follows_the_selected_provider(pytester: pytest.Pytester
     assert summary == [
         "mlinfra: Lambda runtime python3.8 (the newest hashicorp/aws 3.39.0 accepts; AWS allows none of "
         "those for new functions)",
-        "mlinfra: Lambda runtime python3.8 declared; the handler runs on Python "
-        f"{'.'.join(map(str, sys.version_info[:3]))} here (imports and behaviour of other Python versions "
-        "are not checked)",
+        f"mlinfra: Lambda runtime python3.8 runs on {lambda_pythons.find_python('python3.8')[0]} "  # type: ignore[index]
+        f"({lambda_pythons.find_python('python3.8')[1]})",  # type: ignore[index]
     ], output
     assert "RuntimeNotice: mlinfra: Lambda runtime python3.8: AWS refuses it for new functions" in output
 
@@ -94,3 +94,55 @@ def test_aws_target_refuses_a_blocked_default_before_apply(
     assert "DESTROY FAILED" not in output and "Traceback" not in output
     assert "terraform apply" not in output and "apply failed" not in output, "nothing was applied"
     assert not list((pytester.path / "runs").rglob("terraform.tfstate"))
+
+
+def test_efs_packages_built_for_another_python_are_one_line_before_apply(pytester: pytest.Pytester) -> None:
+    """MarkupSafe here is a cp311 build (a C extension): a python3.8 function could not import it."""
+    pytester.makepyfile("def test_stack(mlinfra_stack):\n    pass\n")
+    result = pytester.runpytest(
+        f"--mlinfra-handler-dir={HANDLER}",
+        "--mlinfra-runs-dir=runs",
+        "--mlinfra-runtime=python3.8",
+        "--mlinfra-efs-packages=markupsafe",
+    )
+    output = _output(result)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, output
+    lines = [line for line in output.splitlines() if "which Lambda runtime python3.8 cannot import" in line]
+    assert len(lines) == 1 and "MarkupSafe" in lines[0] and "mlinfra_runtime = python3.11" in lines[0], output
+    assert "DESTROY FAILED" not in output and "Traceback" not in output
+    assert "terraform apply" not in output and "apply failed" not in output, "nothing was applied"
+
+
+REQUIREMENTS_TEST = """
+import json
+
+def test_extension_built_for_the_runtime(mlinfra_stack, mlinfra_target):
+    lam = mlinfra_target.client("lambda")
+    response = lam.invoke(
+        FunctionName=mlinfra_stack.outputs["function_name"], Payload=b'{"import": "yaml._yaml"}'
+    )
+    payload = json.loads(response["Payload"].read())
+    assert "FunctionError" not in response, payload
+    assert "cpython-38-x86_64-linux-gnu" in payload["file"], payload
+"""
+
+
+def test_requirements_are_built_for_the_declared_runtime(pytester: pytest.Pytester) -> None:
+    """PyYAML's C extension from requirements.txt, built for and imported by a python3.8 function
+    (the newest runtime the stack's hashicorp/aws 3.39 accepts)."""
+    if lambda_pythons.find_python("python3.8") is None:
+        pytest.skip("no interpreter for python3.8 on this machine")
+    handler = pytester.mkdir("handler")
+    (handler / "model.py").write_text((HANDLER / "model.py").read_text())
+    (handler / "requirements.txt").write_text("pyyaml==6.0.2\n")
+    pytester.makepyfile(REQUIREMENTS_TEST)
+    result = pytester.runpytest(
+        f"--mlinfra-handler-dir={handler}", "--mlinfra-runs-dir=runs", "--mlinfra-runtime=python3.8"
+    )
+    output = _output(result)
+    assert result.ret == pytest.ExitCode.OK, output
+    built = [
+        line for line in output.splitlines() if line.startswith("mlinfra: requirements requirements.txt")
+    ]
+    assert len(built) == 1 and "for python3.8 (x86_64): 1 packages" in built[0], output
+    assert "mlinfra: Lambda runtime python3.8 runs on " in output

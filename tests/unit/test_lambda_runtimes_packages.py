@@ -8,7 +8,7 @@ import pytest
 
 from pytest_mlinfra.errors import MlinfraError
 from pytest_mlinfra.packages import PackageSync, packages_line, resolve
-from pytest_mlinfra.runtimes import python_mismatch, refusal, runtime_notice
+from pytest_mlinfra.runtimes import refusal, runtime_notice
 from pytest_mlinfra.settings import Settings
 
 
@@ -21,12 +21,6 @@ def test_refused_runtime_names_aws_text() -> None:
 def test_deprecated_but_accepted_and_current_runtimes() -> None:
     assert "deprecated since 2025-12-15" in (runtime_notice("python3.9", today="2026-12-01") or "")
     assert runtime_notice("python3.12", today="2026-12-01") is None
-
-
-def test_python_mismatch_is_one_line_only_when_it_differs() -> None:
-    assert python_mismatch("python3.11", (3, 11, 7)) is None
-    line = python_mismatch("python3.8", (3, 11, 7))
-    assert line is not None and "python3.8 declared" in line and "3.11.7" in line and "\n" not in line
 
 
 def test_error_mode_refuses_before_anything_runs(tmp_path: Path) -> None:
@@ -174,3 +168,14 @@ def test_runtime_choice_says_why() -> None:
         "functions)"
     )
     assert "set by --mlinfra-runtime" in RuntimeChoice("python3.7", "3.39.0", explicit=True).describe(TODAY)
+
+
+def test_wheel_tags_decide_what_a_runtime_loads() -> None:
+    from pytest_mlinfra.packages import loads_on
+
+    assert loads_on(["py3-none-any"], "python3.8")
+    assert loads_on(["cp311-cp311-manylinux_2_28_x86_64"], "python3.11")
+    assert not loads_on(["cp311-cp311-manylinux_2_28_x86_64"], "python3.12")
+    assert loads_on(["cp38-abi3-manylinux_2_17_x86_64"], "python3.12")
+    assert not loads_on(["cp313-abi3-manylinux_2_17_x86_64"], "python3.12")
+    assert loads_on([], "python3.12")  # not from a wheel: not judged

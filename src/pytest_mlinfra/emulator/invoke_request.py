@@ -11,11 +11,14 @@ AWS answers these itself, with a 4xx, before the payload reaches an execution en
   "Could not parse request body into json: Could not parse payload into json: ..." (the detail
   after that prefix is Jackson's on AWS, Python's here); so does JSON nested deeper than 1,000
   levels (Jackson's ``StreamReadConstraints`` default);
-- no body at all: the function gets ``{}``.
+- no body at all: the function gets ``{}``;
+- no signature at all (no ``Authorization`` header, no presigned ``X-Amz-Signature``): 403
+  ``MissingAuthenticationTokenException`` "Missing Authentication Token", before the body is read.
 
 moto would instead answer a non-UTF-8 body or deep nesting with HTTP 500 and a traceback on
-stderr, and hand invalid JSON to the runtime (``Runtime.UnmarshalError``). This WSGI layer sits in
-front of moto's dispatcher and only looks at ``POST /2015-03-31/functions/<name>/invocations``.
+stderr, hand invalid JSON to the runtime (``Runtime.UnmarshalError``), and route an unsigned
+request to S3 (it picks the service from the signature's scope), which answers 500. This WSGI layer
+sits in front of moto's dispatcher and only looks at ``POST /2015-03-31/functions/<name>/invocations``.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -35,6 +39,17 @@ MAX_NESTING_DEPTH = 1000
 _INVOKE_PATH = re.compile(r"^/2015-03-31/functions/[^/]+/invocations/?$")
 _TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
 _PARSE_PREFIX = "Could not parse request body into json: Could not parse payload into json: "
+# Python's json parser recurses once per level: a payload AWS accepts (up to 1,000 levels) needs room
+# beyond the interpreter's default limit of 1,000 frames, for the front end's parse and moto's.
+_RECURSION_ROOM = 3 * MAX_NESTING_DEPTH
+
+
+def is_signed(environ: dict[str, Any]) -> bool:
+    """SigV4 in the ``Authorization`` header or in the query string (a presigned URL)."""
+    return (
+        bool(environ.get("HTTP_AUTHORIZATION"))
+        or "x-amz-signature=" in environ.get("QUERY_STRING", "").lower()
+    )
 
 
 class InvokeRequestError(Exception):
@@ -66,15 +81,18 @@ def check_payload(payload: bytes, invocation_type: str) -> bytes:
         text = payload.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise _content_error(_utf8_detail(payload, exc)) from None
-    try:
-        json.loads(text, parse_constant=_refuse_non_numeric)
-    except RecursionError:
+    if text.count("[") + text.count("{") > MAX_NESTING_DEPTH:  # only then can it nest that deep
         depth = nesting_depth(text)
         if depth > MAX_NESTING_DEPTH:
             raise _content_error(
                 f"Document nesting depth ({depth}) exceeds the maximum allowed "
                 f"({MAX_NESTING_DEPTH}, from `StreamReadConstraints.getMaxNestingDepth()`)"
-            ) from None
+            )
+    try:
+        json.loads(text, parse_constant=_refuse_non_numeric)
+    except RecursionError:  # a thread with less room than _RECURSION_ROOM gives (not seen so far)
+        detail = f"the embedded AWS cannot parse JSON nested {nesting_depth(text)} levels deep"
+        raise _content_error(detail) from None
     except ValueError as exc:
         raise _content_error(str(exc)) from None
     return payload
@@ -120,12 +138,16 @@ class InvokeRequestChecks:
 
     def __init__(self, app: WSGIApp) -> None:
         self.app = app
+        if sys.getrecursionlimit() < _RECURSION_ROOM:
+            sys.setrecursionlimit(_RECURSION_ROOM)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") != "POST" or not _INVOKE_PATH.match(environ.get("PATH_INFO", "")):
             return self.app(environ, start_response)
         length = int(environ.get("CONTENT_LENGTH") or 0)
         payload = environ["wsgi.input"].read(length) if length > 0 else b""
+        if not is_signed(environ):
+            return _error(start_response, UNSIGNED)
         invocation_type = environ.get("HTTP_X_AMZ_INVOCATION_TYPE") or "RequestResponse"
         try:
             payload = check_payload(payload, invocation_type)
@@ -135,14 +157,21 @@ class InvokeRequestChecks:
         environ["CONTENT_LENGTH"] = str(len(payload))
         try:
             return self.app(environ, start_response)
-        except RecursionError:  # nesting within AWS's limit that moto's own json.loads cannot take
+        except RecursionError:  # a thread with less room than _RECURSION_ROOM gives (not seen so far)
             depth = nesting_depth(payload.decode("utf-8"))
             detail = f"the embedded AWS cannot parse JSON nested {depth} levels deep"
             return _error(start_response, _content_error(detail))
 
 
+# AWS's answer to an unsigned Lambda API request (its body carries only "message").
+UNSIGNED = InvokeRequestError(
+    "403 Forbidden", "MissingAuthenticationTokenException", "Missing Authentication Token"
+)
+
+
 def _error(start_response: Callable[..., Any], exc: InvokeRequestError) -> list[bytes]:
-    body = json.dumps({"Type": "User", "message": exc.message}).encode()
+    fields = {"message": exc.message} if exc is UNSIGNED else {"Type": "User", "message": exc.message}
+    body = json.dumps(fields).encode()
     start_response(
         exc.status,
         [

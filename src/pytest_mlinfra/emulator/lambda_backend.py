@@ -30,7 +30,7 @@ from moto.awslambda.exceptions import InvalidParameterValueException, LambdaClie
 from moto.awslambda.models import LambdaBackend, LambdaFunction
 from moto.core.exceptions import JsonRESTError
 
-from pytest_mlinfra.emulator import context, efs, lambda_eni, mounts
+from pytest_mlinfra.emulator import context, efs, lambda_eni, lambda_pythons, mounts
 from pytest_mlinfra.emulator.lambda_pool import Throttled
 from pytest_mlinfra.emulator.lambda_report import tail
 from pytest_mlinfra.emulator.lambda_worker import Outcome, WorkerSpec
@@ -49,6 +49,15 @@ class TooManyRequestsException(JsonRESTError):
     def __init__(self, reason: str) -> None:
         super().__init__("TooManyRequestsException", "Rate Exceeded.")
         self.description = json.dumps({"Reason": reason, "Type": "User", "message": "Rate Exceeded."})
+
+
+class InvalidRuntimeException(JsonRESTError):
+    """502: the function's runtime cannot run (here: no interpreter for its Python version)."""
+
+    code = 502
+
+    def __init__(self, message: str) -> None:
+        super().__init__("InvalidRuntimeException", message)
 
 
 class RequestEntityTooLargeException(JsonRESTError):
@@ -294,12 +303,18 @@ class RunningLambdaBackend(LambdaBackend):
     def _worker_spec(self, function: LambdaFunction) -> WorkerSpec:
         state = context.current()
         task_root = _unpack(function, state.state_dir / "lambda")
+        runtime = function.run_time or "python3.11"
+        architecture = (getattr(function, "architectures", None) or ["x86_64"])[0]
+        try:
+            python = lambda_pythons.resolve(runtime, architecture, _runtimes_cache())
+        except MlinfraError as exc:
+            raise InvalidRuntimeException(str(exc)) from None
         return WorkerSpec(
             function_name=function.function_name,
             function_arn=function.function_arn,
             version=str(function.version),
             handler=function.handler or "lambda_function.handler",
-            runtime=function.run_time or "python3.11",
+            runtime=runtime,
             task_root=task_root,
             memory_mb=int(function.memory_size),
             timeout_s=float(function.timeout),
@@ -310,6 +325,8 @@ class RunningLambdaBackend(LambdaBackend):
             log_dir=state.state_dir / "lambda-logs",
             tmp_mb=int(getattr(function, "ephemeral_storage", 512) or 512),
             opt_dir=self._layers_dir(function, state.state_dir / "lambda-layers"),
+            python=python.python,
+            runtime_packages=python.packages,
         )
 
     def _layers_dir(self, function: LambdaFunction, root: Path) -> Path | None:
@@ -355,6 +372,13 @@ class RunningLambdaBackend(LambdaBackend):
             logs.put_log_events(group, stream, events)
         except Exception:  # logs are a courtesy; never fail an invoke for them
             pass
+
+
+def _runtimes_cache() -> Path:
+    """Runtime packages are built once per machine, shared by every emulator (the plugin's cache)."""
+    from pytest_mlinfra.terraform.toolchain import cache_root
+
+    return cache_root() / "lambda-runtimes"
 
 
 def _reserved(function: LambdaFunction) -> int | None:

@@ -8,7 +8,10 @@ botocore and their dependencies), a declared stand-in's packages (``MLINFRA_LAMB
 then the standard library. Anything else does not import, so a handler that depends on the host's
 virtualenv fails here as it would on AWS (``Runtime.ImportModuleError``). Standard library only:
 nothing else is importable yet.
+Runs on every Python a runtime can name (3.8 up): no syntax or annotation newer than that.
 """
+
+from __future__ import annotations
 
 import os
 import sys

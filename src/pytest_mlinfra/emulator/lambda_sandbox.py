@@ -8,9 +8,9 @@ same layout is built for each worker: inside a private mount namespace (see
 namespaces are unavailable the worker keeps host paths, but ``sys.path`` is still restricted
 (:mod:`pytest_mlinfra.emulator.lambda_bootstrap`) to the same set of directories.
 
-The runtime's packages are found in the environment of the interpreter that runs the handler
-(``awslambdaric`` and ``boto3`` and their requirements, by distribution metadata), once per
-interpreter.
+The runtime's packages (``awslambdaric`` and ``boto3`` and their requirements, by distribution
+metadata) are found once per interpreter: in its own environment, or in a directory built for it
+(:mod:`pytest_mlinfra.emulator.lambda_pythons`).
 """
 
 from __future__ import annotations
@@ -77,13 +77,24 @@ class Interpreter:
         return ".".join(map(str, self.version))
 
 
+def _probe_argv(python: str, packages: str) -> list[str]:
+    """Probe ``python``'s own environment, or (``packages``) only that directory of packages."""
+    if not packages:
+        return [python, "-c", _PROBE]
+    return [python, "-I", "-S", "-c", f"import sys; sys.path.insert(0, {packages!r})\n{_PROBE}"]
+
+
 @functools.cache
-def interpreter(python: str = "") -> Interpreter:
-    """Probe ``python`` (default: this process's interpreter) once per process."""
+def interpreter(python: str = "", packages: str = "") -> Interpreter:
+    """Probe ``python`` (default: this process's interpreter) once per process; its runtime
+    packages are its own environment's, or those in ``packages`` (built for it, see lambda_pythons)."""
     python = python or sys.executable
     try:
         proc = subprocess.run(
-            [python, "-c", _PROBE, *RUNTIME_DISTRIBUTIONS], capture_output=True, text=True, timeout=60
+            [*_probe_argv(python, packages), *RUNTIME_DISTRIBUTIONS],
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         data = json.loads(proc.stdout)
     except (OSError, subprocess.SubprocessError, ValueError):
@@ -100,7 +111,7 @@ def interpreter(python: str = "") -> Interpreter:
 
 
 @functools.cache
-def provided_entries(python: str, names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+def provided_entries(python: str, names: tuple[str, ...], packages: str = "") -> tuple[tuple[str, str], ...]:
     """Top-level entries of the named distributions (and their requirements) for ``python``:
     a declared stand-in for packages that production delivers some other way (e.g. on EFS)."""
     if not names:
@@ -113,7 +124,7 @@ def provided_entries(python: str, names: tuple[str, ...]) -> tuple[tuple[str, st
         raise MlinfraError(
             f"cannot run the Lambda interpreter {python}", "check MLINFRA_LAMBDA_PYTHON"
         ) from None
-    runtime = {name for name, _ in interpreter(python).runtime_entries}
+    runtime = {name for name, _ in interpreter(python, packages).runtime_entries}
     return tuple(sorted((k, v) for k, v in data["entries"].items() if k not in runtime))
 
 

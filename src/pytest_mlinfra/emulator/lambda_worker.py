@@ -65,6 +65,7 @@ class WorkerSpec:
     endpoint_url: str = ""
     log_dir: Path = field(default=Path("."))
     python: str = ""  # the interpreter that runs awslambdaric (default: this process's own)
+    runtime_packages: str = ""  # awslambdaric/boto3 built for ``python`` ("" = its own environment)
     tmp_mb: int = 512  # EphemeralStorage: the size of the private /tmp
     opt_dir: Path | None = None  # the function's layers, extracted in order (seen at /opt)
     provided: tuple[str, ...] = ()  # distributions stood in from the host (declared), last on sys.path
@@ -149,10 +150,9 @@ class LambdaWorker:
         self._channel = RuntimeChannel()
         self._cold = True
         self._server = RuntimeServer(self._channel)
-        provided = lambda_sandbox.provided_entries(spec.python, spec.provided)
-        sandbox = lambda_sandbox.Sandbox(
-            spec.task_root, lambda_sandbox.interpreter(spec.python), spec.opt_dir, spec.tmp_mb, provided
-        )
+        provided = lambda_sandbox.provided_entries(spec.python, spec.provided, spec.runtime_packages)
+        runtime = lambda_sandbox.interpreter(spec.python, spec.runtime_packages)
+        sandbox = lambda_sandbox.Sandbox(spec.task_root, runtime, spec.opt_dir, spec.tmp_mb, provided)
         self.relocated = mounts.relocates(list(spec.mounts), sandbox)
         if self.relocated:
             task_root, runtime_dir = lambda_sandbox.TASK_ROOT, lambda_sandbox.RUNTIME_DIR

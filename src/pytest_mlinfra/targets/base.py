@@ -57,6 +57,11 @@ class Target(ABC):
     def capabilities(self) -> Capabilities:
         return Capabilities()
 
+    def lambda_python(self, runtime: str) -> str | None:
+        """Make ready what runs a Python ``runtime``'s handlers (before deploy) and say it in one line;
+        raise MlinfraError when this target cannot run it. None: AWS's own runtime runs it."""
+        return None
+
     def start(self) -> None:  # noqa: B027 - targets without a process have nothing to start
         """Make the target usable (start a server, check health, check the account)."""
 

@@ -7,6 +7,7 @@ worker started for the session.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,10 +34,14 @@ class LocalTarget(Target):
         port: int = 0,
         lambda_concurrency: int | None = None,
         lambda_eni_release_s: float | None = None,
+        lambda_host_python: bool = False,
     ) -> None:
         from pytest_mlinfra.emulator import EmbeddedAWS  # moto: imported once the target is used
+        from pytest_mlinfra.emulator.lambda_pythons import HOST_ENV
 
         self.region = region
+        if lambda_host_python:  # the emulator's Lambda reads it, in this process or one spawned later
+            os.environ[HOST_ENV] = "1"
         self.aws = EmbeddedAWS(
             state_dir=state_dir,
             port=port,
@@ -59,6 +64,7 @@ class LocalTarget(Target):
             port=settings.port,
             lambda_concurrency=settings.lambda_concurrency,
             lambda_eni_release_s=settings.lambda_eni_release_s,
+            lambda_host_python=settings.lambda_host_python,
         )
 
     @classmethod
@@ -90,6 +96,17 @@ class LocalTarget(Target):
             if self.attached is None:
                 self.aws.stop()
             self._started = False
+
+    def lambda_python(self, runtime: str) -> str | None:
+        """The declared version's interpreter, with awslambdaric/boto3 built for it now (not at the
+        first invoke, where a pip install would eat the function's timeout)."""
+        from pytest_mlinfra.emulator import lambda_pythons
+        from pytest_mlinfra.terraform.toolchain import cache_root
+
+        if lambda_pythons.python_version(runtime) is None:
+            return None
+        chosen = lambda_pythons.resolve(runtime, "x86_64", cache_root() / "lambda-runtimes")
+        return chosen.describe()
 
     @property
     def efs_storage(self) -> Callable[[str], Path] | None:
