@@ -59,6 +59,8 @@ def _terraform(work: Path, env: dict[str, str], log: Path | None, *argv: str) ->
     started = time.perf_counter()
     proc = subprocess.run(command, cwd=work, env=run_env, capture_output=True, text=True)
     seconds = time.perf_counter() - started
+    if log is not None:  # Terraform's own output beside the log: "Destruction complete after Ns" per resource
+        log.with_suffix(".out").write_text(proc.stdout + proc.stderr)
     return seconds, proc.returncode, proc.stdout + proc.stderr
 
 

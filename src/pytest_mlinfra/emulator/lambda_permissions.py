@@ -51,9 +51,9 @@ def _source_matches(statement: dict[str, Any], source_arn: str | None) -> bool:
 
 
 def _with_account(pattern: str, source_arn: str) -> str:
-    """An ARN pattern with an empty account field takes the source's account: Terraform's provider,
-    pointed at an emulator, skips the account lookup (``skip_requesting_account_id``), so the
-    ``execution_arn`` it computes for an HTTP API has no account."""
+    """An ARN pattern with an empty account field takes the source's account: a provider told to
+    skip the account lookup (``skip_requesting_account_id``, as tflocal-style configurations do)
+    computes an HTTP API's ``execution_arn`` without one."""
     parts, source = pattern.split(":", 5), source_arn.split(":", 5)
     if len(parts) == 6 and len(source) == 6 and parts[4] == "":
         parts[4] = source[4]

@@ -19,13 +19,14 @@ from pytest_mlinfra.terraform.hcl import blocks
 OVERRIDE_FILE = "zz_mlinfra_override.tf.json"
 PROVIDER_FILE = "zz_mlinfra_provider.tf.json"
 
-# Provider flags an emulator needs; only those present in the provider's schema are written.
+# Provider flags an emulator needs; only those present in the provider's schema are written. The
+# account id is not skipped: the provider asks the emulator's STS, as it asks AWS, so ARNs it builds
+# (an EFS file system's, an HTTP API's execution_arn) carry the account and re-plan clean.
 _EMULATOR_FLAGS: dict[str, object] = {
     "s3_force_path_style": True,
     "s3_use_path_style": True,
     "skip_credentials_validation": True,
     "skip_metadata_api_check": True,
-    "skip_requesting_account_id": True,
     "skip_get_ec2_platforms": True,
     "skip_region_validation": True,
     "max_retries": 3,
