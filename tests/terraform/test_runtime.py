@@ -26,24 +26,53 @@ def _output(result: pytest.RunResult) -> str:
     return result.stdout.str() + "\n" + result.stderr.str()
 
 
-def _small_with_runtime(pytester: pytest.Pytester, small_stack: Path) -> Path:
+def _small_with_runtime(pytester: pytest.Pytester, small_stack: Path, pin: str | None = None) -> Path:
+    """The small stack with a ``lambda_runtime`` variable; ``pin``: its hashicorp/aws version."""
     stack = pytester.mkdir("stack")
-    (stack / "main.tf").write_text((small_stack / "main.tf").read_text() + RUNTIME_VARIABLE)
+    main = (small_stack / "main.tf").read_text()
+    if pin is not None:
+        main = main.replace('version = ">= 3.39"', f'version = "{pin}"')
+        assert pin in main
+    (stack / "main.tf").write_text(main + RUNTIME_VARIABLE)
     return stack
 
 
 def test_default_runtime_follows_the_selected_provider(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(RUNTIME_OF_FUNCTION.replace("{runtime}", "python3.8"))
+    """The bundled stack (hashicorp/aws >= 5) on the newest provider here: python3.13, which AWS
+    allows, so no notice; the function runs on a CPython 3.13."""
+    if lambda_pythons.find_python("python3.13") is None:
+        pytest.skip("no interpreter for python3.13 on this machine")
+    pytester.makepyfile(RUNTIME_OF_FUNCTION.replace("{runtime}", "python3.13"))
     result = pytester.runpytest(f"--mlinfra-handler-dir={HANDLER}", "--mlinfra-runs-dir=runs", "-W", "always")
     output = _output(result)
+    provider = [line for line in output.splitlines() if line.startswith("mlinfra: provider hashicorp/aws ")]
+    if not any(" 5.100.0 " in line for line in provider):
+        pytest.skip(f"hashicorp/aws 5.100.0 is not installable here: {provider}")
     assert result.ret == pytest.ExitCode.OK, output
-    summary = [line for line in output.splitlines() if line.startswith("mlinfra: Lambda runtime python3.8 ")]
+    summary = [line for line in output.splitlines() if line.startswith("mlinfra: Lambda runtime python3.13 ")]
     assert summary == [
-        "mlinfra: Lambda runtime python3.8 (the newest hashicorp/aws 3.39.0 accepts; AWS allows none of "
-        "those for new functions)",
-        f"mlinfra: Lambda runtime python3.8 runs on {lambda_pythons.find_python('python3.8')[0]} "  # type: ignore[index]
-        f"({lambda_pythons.find_python('python3.8')[1]})",  # type: ignore[index]
+        "mlinfra: Lambda runtime python3.13 (the newest hashicorp/aws 5.100.0 accepts that AWS allows for "
+        "new functions)",
+        f"mlinfra: Lambda runtime python3.13 runs on {lambda_pythons.find_python('python3.13')[0]} "  # type: ignore[index]
+        f"({lambda_pythons.find_python('python3.13')[1]})",  # type: ignore[index]
     ], output
+    assert "RuntimeNotice" not in output
+
+
+def test_default_runtime_on_the_3_39_floor_is_python3_8_with_a_notice(
+    pytester: pytest.Pytester, small_stack: Path
+) -> None:
+    """A stack pinned to hashicorp/aws 3.39.0 defaults to python3.8, the newest it accepts, and the
+    session says AWS refuses that for new functions."""
+    stack = _small_with_runtime(pytester, small_stack, pin="3.39.0")
+    pytester.makepyfile("def test_stack(mlinfra_stack):\n    pass\n")
+    result = pytester.runpytest(f"--mlinfra-stack={stack}", "--mlinfra-runs-dir=runs", "-W", "always")
+    output = _output(result)
+    assert result.ret == pytest.ExitCode.OK, output
+    assert (
+        "mlinfra: Lambda runtime python3.8 (the newest hashicorp/aws 3.39.0 accepts; AWS allows none of "
+        "those for new functions)"
+    ) in output.splitlines(), output
     assert "RuntimeNotice: mlinfra: Lambda runtime python3.8: AWS refuses it for new functions" in output
 
 
@@ -63,12 +92,12 @@ def test_runtime_the_provider_rejects_is_one_line_before_apply(
     stack = _small_with_runtime(pytester, small_stack)
     pytester.makepyfile("def test_stack(mlinfra_stack):\n    pass\n")
     result = pytester.runpytest(
-        f"--mlinfra-stack={stack}", "--mlinfra-runs-dir=runs", "--mlinfra-runtime=python3.12"
+        f"--mlinfra-stack={stack}", "--mlinfra-runs-dir=runs", "--mlinfra-runtime=python3.14"
     )
     output = _output(result)
     assert result.ret == pytest.ExitCode.USAGE_ERROR, output
-    lines = [line for line in output.splitlines() if "is not accepted by hashicorp/aws 3.39.0" in line]
-    assert len(lines) == 1 and "python3.12 needs >= 5.27.0" in lines[0], output
+    lines = [line for line in output.splitlines() if "is not accepted by hashicorp/aws " in line]
+    assert len(lines) == 1 and "python3.14 needs >= 6.20.0" in lines[0], output
     assert "DESTROY FAILED" not in output and "Traceback" not in output
     assert "terraform apply" not in output and "apply failed" not in output, "nothing was applied"
     assert not list((pytester.path / "runs").rglob("terraform.tfstate"))
@@ -81,7 +110,7 @@ def test_aws_target_refuses_a_blocked_default_before_apply(
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAFAKEFAKEFAKEFAKE")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "fake")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    stack = _small_with_runtime(pytester, small_stack)
+    stack = _small_with_runtime(pytester, small_stack, pin="3.39.0")
     pytester.makepyfile("def test_stack(mlinfra_stack):\n    pass\n")
     result = pytester.runpytest(
         f"--mlinfra-stack={stack}", "--mlinfra-runs-dir=runs", "--mlinfra-target=aws", "--mlinfra-aws-opt-in"
