@@ -330,6 +330,7 @@ class Run:
         self.log(f"mlinfra: provider {stack.provider_line()}")
         self.decide_runtime(stack)
         self.build_requirements()
+        self.check_handler_imports(stack)
         self.preflight_validate(stack)
         if before_apply is not None:
             before_apply(stack)
@@ -373,6 +374,41 @@ class Run:
         )
         self.timer.record("requirements", started)
         self.log(f"mlinfra: requirements {built.describe()}")
+
+    def check_handler_imports(self, stack: Stack) -> None:
+        """Import pre-flight (:mod:`.handler_imports`): a module the handler imports that the zip, the
+        EFS packages and the runtime do not provide is one line before apply, not an
+        ``ImportModuleError`` after it."""
+        import re
+
+        from pytest_mlinfra import handler_imports
+        from pytest_mlinfra.emulator.lambda_pythons import find_python
+        from pytest_mlinfra.packages import resolve
+
+        zip_path = self.workdir / "lambda.zip"
+        s = self.settings
+        if s.handler_dir is None or not zip_path.is_file():
+            return
+        if "lambda_zip_path" not in stack.declared_variables():
+            return  # the function's code is not the zip built here
+        started = time.perf_counter()
+        try:
+            runtime = self.runtime.runtime if self.runtime is not None else s.runtime
+            found = find_python(runtime) if runtime is not None and not s.lambda_host_python else None
+            efs = [name for dist in resolve(s.efs_packages, skip_files=None) for name in dist.top_level]
+            texts = (path.read_text(errors="replace") for path in stack.tfdir.rglob("*.tf"))
+            layers = any(re.search(r"\blayers\s*=|aws_lambda_layer_version", text) for text in texts)
+            handler_imports.check(
+                s.handler_dir,
+                s.handler,
+                zip_path,
+                runtime,
+                found[0] if found is not None else None,
+                efs_names=handler_imports.package_top_level(efs),
+                has_layers=layers,
+            )
+        finally:
+            self.timer.record("preflight", started)
 
     def decide_runtime(self, stack: Stack) -> RuntimeChoice | None:
         """The stack's ``lambda_runtime``, once init selected the provider: the user's, or the newest

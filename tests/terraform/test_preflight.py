@@ -110,3 +110,41 @@ def test_plain_run_checks_the_outputs_its_fixtures_need(small_stack: Path, tmp_p
     run.fixtures = {"mlinfra_function"}
     with pytest.raises(MlinfraError, match="lacks output model_key, datasync_task_arn, efs_file_system_id"):
         run.preflight(small_stack)
+
+
+@pytest.mark.parametrize(
+    ("extra", "files", "needle", "hint"),
+    [
+        (
+            "import yaml\n",
+            {},
+            "imports yaml (model.py:1), which Lambda runtime python3.11 would not have",
+            "mlinfra_requirements",
+        ),
+        (
+            "import features\n",
+            {"features.py": "X = 1\n"},
+            "imports features (model.py:1), which is in the handler dir",
+            "mlinfra_package_include",
+        ),
+    ],
+    ids=["third-party", "left-out-of-the-zip"],
+)
+def test_an_import_the_function_would_lack_is_one_line_before_apply(
+    pytester: pytest.Pytester, extra: str, files: dict[str, str], needle: str, hint: str
+) -> None:
+    """On AWS: Runtime.ImportModuleError at the first invoke, after the deploy. Here: before apply."""
+    handler = pytester.mkdir("handler")
+    (handler / "model.py").write_text(extra + (HANDLER / "model.py").read_text())
+    for name, text in files.items():
+        (handler / name).write_text(text)
+    pytester.makepyfile("def test_stack(mlinfra_stack):\n    pass\n")
+    result = pytester.runpytest(
+        f"--mlinfra-handler-dir={handler}",
+        "--mlinfra-package-include=model.py",
+        "--mlinfra-runs-dir=runs",
+        "--mlinfra-runtime=python3.11",
+    )
+    line = _one_error(result, needle)
+    assert hint in line, line
+    assert not any((pytester.path / "runs").rglob("terraform.tfstate")), "nothing deployed"
