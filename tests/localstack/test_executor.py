@@ -19,7 +19,10 @@ from botocore.config import Config
 from pytest_mlinfra.localstack_ext.launcher import LocalStack, worker_pids
 
 HANDLER = """
-import os, time
+import os, sys, time
+
+def version(event, context):
+    return {"version": list(sys.version_info[:2]), "executable": sys.executable}
 
 def ok(event, context):
     path = os.environ.get("DATA_DIR")
@@ -57,10 +60,12 @@ def make_function(aws: Any) -> Iterator[Any]:
     with zipfile.ZipFile(archive, "w") as zipped:
         zipped.writestr("handler.py", HANDLER)
 
-    def make(name: str, handler: str, timeout: int = 3, **extra: Any) -> dict[str, Any]:
+    def make(
+        name: str, handler: str, timeout: int = 3, runtime: str = "python3.11", **extra: Any
+    ) -> dict[str, Any]:
         function: dict[str, Any] = aws("lambda").create_function(
             FunctionName=name,
-            Runtime="python3.8",
+            Runtime=runtime,
             Role=role["Role"]["Arn"],
             Handler=f"handler.{handler}",
             Code={"ZipFile": archive.getvalue()},
@@ -158,3 +163,19 @@ def test_workers_end_with_their_function(aws: Any, make_function: Any, localstac
     while worker_pids(localstack_plugin.workdir) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert worker_pids(localstack_plugin.workdir) == []
+
+
+def test_the_declared_runtime_runs_the_handler(aws: Any, make_function: Any) -> None:
+    """As on the local target: a python3.12 function runs on a CPython 3.12 (LocalStack's own Python
+    is 3.11), with the runtime client built for it."""
+    from pytest_mlinfra.emulator import lambda_pythons
+    from pytest_mlinfra.terraform.toolchain import cache_root
+
+    if lambda_pythons.find_python("python3.12") is None:
+        pytest.skip("no interpreter for python3.12 on this machine")
+    # Built here first: a pip build inside the executor's start would race LocalStack's start timeout.
+    lambda_pythons.resolve("python3.12", "x86_64", cache_root() / "lambda-runtimes")
+    make_function("exec-version", "version", timeout=30, runtime="python3.12")
+    response, body = _invoke(aws, "exec-version")
+    assert "FunctionError" not in response, body
+    assert body["version"] == [3, 12], body

@@ -6,7 +6,10 @@ execution environment to one :class:`pytest_mlinfra.emulator.lambda_worker.Lambd
 function's code unpacked by LocalStack, LocalStack's environment variables (role credentials,
 ``AWS_ENDPOINT_URL`` back to LocalStack), the function's EFS access points bind-mounted at
 ``LocalMountPath`` (:mod:`pytest_mlinfra.emulator.mounts`), timeouts and logs as on the ``local``
-target. The handler runs on ``$MLINFRA_LAMBDA_PYTHON`` (default: LocalStack's Python).
+target. The handler runs on the CPython its runtime names, found and given the runtime's packages
+as on the ``local`` target (:mod:`pytest_mlinfra.emulator.lambda_pythons`; ``$MLINFRA_LAMBDA_PYTHON``,
+LocalStack's Python by default, when it is that version); none here: the invoke fails with
+``InvalidRuntimeException``-like text saying how to get one.
 """
 
 from __future__ import annotations
@@ -16,14 +19,16 @@ import importlib.util
 import logging
 import os
 import weakref
+from pathlib import Path
 from typing import Any
 
 from localstack.services.lambda_.invocation.lambda_models import FunctionVersion, InvocationResult
 from localstack.services.lambda_.invocation.runtime_executor import LambdaRuntimeException, RuntimeExecutor
 
-from pytest_mlinfra.emulator import efs, mounts
+from pytest_mlinfra.emulator import efs, lambda_pythons, mounts
 from pytest_mlinfra.emulator.lambda_sandbox import provided_from_env
 from pytest_mlinfra.emulator.lambda_worker import LambdaWorker, WorkerSpec
+from pytest_mlinfra.errors import MlinfraError
 from pytest_mlinfra.localstack_ext import LAMBDA_PYTHON_ENV
 from pytest_mlinfra.localstack_ext.state import ensure_state, gateway_url
 
@@ -41,6 +46,13 @@ _NOT_FOR_THE_WORKER = {
 _workers: weakref.WeakSet[LambdaWorker] = weakref.WeakSet()
 
 
+def _runtimes_cache() -> Path:
+    """Where runtime packages are built: the plugin's cache, shared with the ``local`` target."""
+    from pytest_mlinfra.terraform.toolchain import cache_root
+
+    return cache_root() / "lambda-runtimes"
+
+
 class MlinfraRuntimeExecutor(RuntimeExecutor):  # type: ignore[misc]
     """One execution environment = one warm ``python -m awslambdaric`` process."""
 
@@ -56,12 +68,18 @@ class MlinfraRuntimeExecutor(RuntimeExecutor):  # type: ignore[misc]
             raise LambdaRuntimeException("container image functions need Docker; use a zip package")
         code.prepare_for_execution()
         env = {key: str(value) for key, value in env_vars.items() if key not in _NOT_FOR_THE_WORKER}
+        runtime = str(version.config.runtime or "python3.11")
+        architecture = str((version.config.architectures or ["x86_64"])[0])
+        try:
+            python = lambda_pythons.resolve(runtime, architecture, _runtimes_cache())
+        except MlinfraError as exc:
+            raise LambdaRuntimeException(str(exc)) from None
         spec = WorkerSpec(
             function_name=version.id.function_name,
             function_arn=version.qualified_arn,
             version=version.id.qualifier,
             handler=version.config.handler or "lambda_function.handler",
-            runtime=str(version.config.runtime or "python3.11"),
+            runtime=runtime,
             task_root=code.get_unzipped_code_location(),
             memory_mb=int(version.config.memory_size),
             timeout_s=float(version.config.timeout),
@@ -70,7 +88,8 @@ class MlinfraRuntimeExecutor(RuntimeExecutor):  # type: ignore[misc]
             region=version.id.region,
             endpoint_url=gateway_url(),
             log_dir=state.state_dir / "lambda-logs",
-            python=os.environ.get(LAMBDA_PYTHON_ENV, ""),
+            python=python.python,
+            runtime_packages=python.packages,
             provided=provided_from_env(),
         )
         self._worker = LambdaWorker(spec)
