@@ -174,10 +174,12 @@ class Run:
         service = running_service()
         if service is not None:
             return {**asdict(service), "owned": False}
+        from pytest_mlinfra.emulator.config import EmulatorConfig
+
         started = spawn_emulator(
             self.share.root / "aws",
             watch_pid=self.session_pid,
-            lambda_eni_release_s=self.settings.lambda_eni_release_s,
+            config=EmulatorConfig.from_settings(self.settings),
         )
         return {**asdict(started), "owned": True}
 

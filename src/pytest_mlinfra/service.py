@@ -21,11 +21,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from pytest_mlinfra.errors import MlinfraError
 from pytest_mlinfra.terraform.toolchain import cache_root
+
+if TYPE_CHECKING:
+    from pytest_mlinfra.emulator.config import EmulatorConfig
 
 _MODULE = "pytest_mlinfra.emulator"
 
@@ -106,21 +109,21 @@ def spawn_emulator(
     port: int = 0,
     watch_pid: int | None = None,
     timeout_s: float = 60.0,
-    lambda_eni_release_s: float | None = None,
+    config: EmulatorConfig | None = None,
 ) -> EmulatorProcess:
     """Start the emulator in its own session; return once it prints its endpoint (or fail in one line).
 
     ``watch_pid``: the emulator exits by itself when that process is gone (a session's emulator
-    must not outlive a controller that was killed). ``lambda_eni_release_s``: see
-    :class:`~pytest_mlinfra.emulator.server.EmbeddedAWS` (None: the emulator reads the environment).
+    must not outlive a controller that was killed). ``config``: the emulator's whole configuration,
+    passed as ``--config`` (None: the emulator takes the documented environment variables).
     """
     state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     log = state_dir.parent / f"{state_dir.name}.log"
     argv = [sys.executable, "-m", _MODULE, "--port", str(port), "--state-dir", str(state_dir)]
     if watch_pid:
         argv += ["--watch-pid", str(watch_pid)]
-    if lambda_eni_release_s is not None:
-        argv += ["--lambda-eni-release-s", str(lambda_eni_release_s)]
+    if config is not None:
+        argv += ["--config", config.to_json()]
     actions = [
         (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
         (os.POSIX_SPAWN_OPEN, 1, str(log), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
@@ -195,7 +198,7 @@ def running_service() -> EmulatorProcess | None:
     return record if record is not None and record.alive() else None
 
 
-def start_service(port: int = 0, lambda_eni_release_s: float | None = None) -> tuple[EmulatorProcess, bool]:
+def start_service(port: int = 0, config: EmulatorConfig | None = None) -> tuple[EmulatorProcess, bool]:
     """Start the service unless it runs already; returns it and whether this call started it."""
     with _service_lock():
         record = recorded_service()
@@ -204,7 +207,7 @@ def start_service(port: int = 0, lambda_eni_release_s: float | None = None) -> t
         state_dir = service_dir() / "state"
         if record is not None:  # died (machine rebooted, killed): its state went with it
             _remove_tree(state_dir)
-        started = spawn_emulator(state_dir, port=port, lambda_eni_release_s=lambda_eni_release_s)
+        started = spawn_emulator(state_dir, port=port, config=config)
         tmp = _record_path().with_suffix(".tmp")
         tmp.write_text(started.to_json())
         os.replace(tmp, _record_path())

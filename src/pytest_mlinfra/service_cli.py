@@ -14,6 +14,7 @@ import sys
 from typing import Any
 
 from pytest_mlinfra import kept, service
+from pytest_mlinfra.emulator import config as emulator_config
 from pytest_mlinfra.errors import MlinfraError
 
 
@@ -24,19 +25,10 @@ def _parser(command: str, text: str) -> argparse.ArgumentParser:
 def up_main(argv: list[str]) -> int:
     parser = _parser("up", "start the embedded AWS as a background service")
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
-    parser.add_argument(
-        "--lambda-eni-release-s",
-        type=float,
-        default=None,
-        metavar="SECONDS",
-        help="VPC functions' network interfaces stay in use this long after the function is deleted, "
-        "as on AWS (default: $MLINFRA_LAMBDA_ENI_RELEASE_S, else 0: none)",
-    )
+    emulator_config.add_arguments(parser)
     args = parser.parse_args(argv)
     try:
-        record, started = service.start_service(
-            port=args.port, lambda_eni_release_s=args.lambda_eni_release_s
-        )
+        record, started = service.start_service(port=args.port, config=emulator_config.from_args(args))
     except MlinfraError as exc:
         print(f"mlinfra up: {exc}", file=sys.stderr)
         return 1

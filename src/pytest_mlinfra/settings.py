@@ -376,6 +376,7 @@ class Settings:
     lambda_concurrency: int | None = setting(
         "local target: execution environments at once for functions without reserved concurrency",
         parse=_optional_int,
+        env="MLINFRA_LAMBDA_CONCURRENCY",
         shown="2 x cores, at least 4",
         at_least=1,
     )

@@ -1,6 +1,7 @@
-"""``python -m pytest_mlinfra.emulator --port N [--state-dir D]``: the embedded AWS as a server.
+"""``python -m pytest_mlinfra.emulator --port N [--state-dir D] [--config JSON]``: the embedded AWS.
 
-Prints the endpoint URL as the first line of stdout (so a parent process can read it), serves
+Prints the endpoint URL as the first line of stdout (so a parent process can read it) and the
+configuration it runs with (:mod:`.config`) as the second, serves
 until SIGINT or SIGTERM (or until the ``--watch-pid`` process is gone), then stops cleanly (Lambda
 workers killed). A taken port is one line on stderr and exit status 2.
 """
@@ -15,8 +16,11 @@ from pathlib import Path
 from types import FrameType
 
 from pytest_mlinfra.children import pid_running
+from pytest_mlinfra.emulator import config
 from pytest_mlinfra.emulator.server import EmbeddedAWS
 from pytest_mlinfra.errors import MlinfraError
+
+CONFIG_LINE = "mlinfra emulator config: "
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,14 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--watch-pid", type=int, default=None, help="stop when this process is gone (a session's emulator)"
     )
-    parser.add_argument(
-        "--lambda-eni-release-s",
-        type=float,
-        default=None,
-        metavar="SECONDS",
-        help="VPC functions get their ENIs, in use this long after the function is deleted "
-        "(default: $MLINFRA_LAMBDA_ENI_RELEASE_S, else 0: no ENIs)",
-    )
+    config.add_arguments(parser)
     args = parser.parse_args(argv)
     stop = threading.Event()
 
@@ -43,14 +40,13 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        aws = EmbeddedAWS(
-            state_dir=args.state_dir, port=args.port, lambda_eni_release_s=args.lambda_eni_release_s
-        ).start()
+        aws = EmbeddedAWS(state_dir=args.state_dir, port=args.port, config=config.from_args(args)).start()
     except MlinfraError as exc:
         print(f"mlinfra emulator: {exc}", file=sys.stderr, flush=True)
         return 2
     try:
         print(aws.endpoint_url, flush=True)
+        print(f"{CONFIG_LINE}{aws.config.to_json()}", flush=True)
         while not stop.wait(0.5):
             if args.watch_pid and not pid_running(args.watch_pid):
                 break

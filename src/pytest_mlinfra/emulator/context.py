@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from pytest_mlinfra.errors import MlinfraError
 
 if TYPE_CHECKING:
+    from pytest_mlinfra.emulator.config import EmulatorConfig
     from pytest_mlinfra.emulator.lambda_pool import WorkerPool
 
 
@@ -28,6 +29,7 @@ class EmulatorState:
     endpoint_url: str
     pool: WorkerPool
     lambda_eni_release_s: float = 0.0
+    config: EmulatorConfig | None = None  # None: outside an EmbeddedAWS (LocalStack's executor)
 
 
 _lock = threading.Lock()

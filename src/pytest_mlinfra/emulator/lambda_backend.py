@@ -306,7 +306,8 @@ class RunningLambdaBackend(LambdaBackend):
         runtime = function.run_time or "python3.11"
         architecture = (getattr(function, "architectures", None) or ["x86_64"])[0]
         try:
-            python = lambda_pythons.resolve(runtime, architecture, _runtimes_cache())
+            host = state.config.lambda_host_python if state.config is not None else None
+            python = lambda_pythons.resolve(runtime, architecture, _runtimes_cache(), host=host)
         except MlinfraError as exc:
             raise InvalidRuntimeException(str(exc)) from None
         return WorkerSpec(

@@ -29,12 +29,9 @@ KEEP_WARM_S = 300.0  # AWS keeps idle environments for minutes, then reclaims th
 
 
 def default_concurrency() -> int:
-    """Concurrent environments when nothing is reserved: twice the cores, at least 4 (env
-    ``MLINFRA_LAMBDA_CONCURRENCY`` overrides). Each environment is a whole interpreter, and a
-    torch handler holds a few hundred MB, so the account's 1,000 would only thrash a small machine."""
-    configured = os.environ.get("MLINFRA_LAMBDA_CONCURRENCY", "").strip()
-    if configured:
-        return max(1, int(configured))
+    """Concurrent environments when nothing is reserved and nothing is configured: twice the cores,
+    at least 4. Each environment is a whole interpreter, and a torch handler holds a few hundred MB,
+    so the account's 1,000 would only thrash a small machine."""
     return max(4, 2 * (os.cpu_count() or 1))
 
 

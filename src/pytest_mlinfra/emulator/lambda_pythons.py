@@ -290,10 +290,12 @@ def runtime_packages(runtime: str, architecture: str, cache: Path) -> Path:
     return built_wheels(runtime, architecture, cache, requirements, identity=requirements)[0]
 
 
-def resolve(runtime: str, architecture: str, cache: Path) -> RuntimePython:
-    """The interpreter (and runtime packages) that run ``runtime`` here; MlinfraError when none."""
+def resolve(runtime: str, architecture: str, cache: Path, host: bool | None = None) -> RuntimePython:
+    """The interpreter (and runtime packages) that run ``runtime`` here; MlinfraError when none.
+    ``host``: every runtime on this Python (the stand-in; None: ``$MLINFRA_LAMBDA_HOST_PYTHON``, how
+    LocalStack's executor is configured)."""
     wanted = python_version(runtime)
-    if wanted is None or host_stand_in():
+    if wanted is None or (host_stand_in() if host is None else host):
         return RuntimePython(runtime, sys.executable, "this Python", stand_in=wanted != _running())
     found = find_python(runtime)
     if found is None:

@@ -14,32 +14,18 @@ one, and each stops only the Lambda workers it started. moto's state is reset wh
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
 import tempfile
 import threading
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from pytest_mlinfra.emulator.config import EmulatorConfig
 from pytest_mlinfra.errors import MlinfraError
 from pytest_mlinfra.ports import check_port_free
-
-ENI_RELEASE_ENV = "MLINFRA_LAMBDA_ENI_RELEASE_S"
-
-
-def eni_release_delay(value: float | None) -> float:
-    """Seconds a VPC Lambda's ENIs stay in use after the function (0: off), else from the environment."""
-    raw = os.environ.get(ENI_RELEASE_ENV, "").strip() if value is None else str(value)
-    try:
-        delay = float(raw) if raw else 0.0
-    except ValueError:
-        delay = -1.0
-    if not 0 <= delay < float("inf"):
-        where = f"{ENI_RELEASE_ENV}={raw}" if value is None else f"lambda ENI release delay {raw}"
-        raise MlinfraError(f"{where} is not a number of seconds", "give 0 (off) or the seconds, e.g. 30")
-    return delay
 
 
 class EmbeddedAWS:
@@ -48,12 +34,10 @@ class EmbeddedAWS:
     ``state_dir`` holds what the emulator keeps on disk (EFS storage, Lambda code and logs); it is
     created when missing. Without one, a temporary directory is used and removed by ``stop()``.
     ``port=0`` picks a free port. Only 127.0.0.1-style local hosts make sense.
-    ``lambda_concurrency`` caps the execution environments running at once (functions without
-    reserved concurrency; default :func:`~pytest_mlinfra.emulator.lambda_pool.default_concurrency`);
-    idle environments are reaped after ``keep_warm_s``. ``lambda_eni_release_s`` > 0 gives VPC
-    functions their Hyperplane ENIs, kept in use that many seconds after the function is deleted
-    (AWS: tens of minutes; default: env ``MLINFRA_LAMBDA_ENI_RELEASE_S``, else 0, no ENIs;
-    :mod:`~pytest_mlinfra.emulator.lambda_eni`).
+    ``config`` (:class:`~pytest_mlinfra.emulator.config.EmulatorConfig`; default: from the documented
+    ``MLINFRA_LAMBDA_*`` variables) says how Lambda behaves: concurrency, ENIs kept after a VPC
+    function is deleted (:mod:`~pytest_mlinfra.emulator.lambda_eni`), the host-Python stand-in. The
+    keyword arguments of the same names override single fields.
     """
 
     def __init__(
@@ -61,15 +45,22 @@ class EmbeddedAWS:
         state_dir: Path | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        config: EmulatorConfig | None = None,
+        *,
         lambda_concurrency: int | None = None,
         keep_warm_s: float | None = None,
         lambda_eni_release_s: float | None = None,
     ) -> None:
         self.host = host
         self.port = port
-        self.lambda_concurrency = lambda_concurrency
-        self.keep_warm_s = keep_warm_s
-        self.lambda_eni_release_s = eni_release_delay(lambda_eni_release_s)
+        given: dict[str, Any] = {
+            "lambda_concurrency": lambda_concurrency,
+            "keep_warm_s": keep_warm_s,
+            "lambda_eni_release_s": lambda_eni_release_s,
+        }
+        self.config = replace(
+            config or EmulatorConfig.from_env(), **{k: v for k, v in given.items() if v is not None}
+        )
         self._owns_state_dir = not state_dir
         # Created by start() (not here), so an emulator that never starts leaves nothing behind.
         own = Path(tempfile.gettempdir()) / f"mlinfra-aws-{secrets.token_hex(6)}"
@@ -125,8 +116,9 @@ class EmbeddedAWS:
         self._state = context.EmulatorState(
             self.state_dir,
             self.endpoint_url,
-            WorkerPool(self.lambda_concurrency, self.keep_warm_s),
-            self.lambda_eni_release_s,
+            WorkerPool(self.config.lambda_concurrency, self.config.keep_warm_s),
+            self.config.lambda_eni_release_s,
+            self.config,
         )
         context.push(self._state)
         self._thread = threading.Thread(target=server.serve_forever, name="mlinfra-aws", daemon=True)

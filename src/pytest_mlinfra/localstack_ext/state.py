@@ -42,6 +42,7 @@ def ensure_state() -> context.EmulatorState:
             from moto.datasync.models import datasync_backends
             from moto.efs.models import efs_backends
 
+            from pytest_mlinfra.emulator.config import EmulatorConfig
             from pytest_mlinfra.emulator.efs import StorageEFSBackend
             from pytest_mlinfra.emulator.install import use_backend
             from pytest_mlinfra.emulator.lambda_pool import WorkerPool
@@ -51,6 +52,8 @@ def ensure_state() -> context.EmulatorState:
             use_backend(datasync_backends, LocalStackDataSyncBackend)
             directory = state_dir()
             directory.mkdir(parents=True, exist_ok=True)
-            _state = context.EmulatorState(directory, gateway_url(), WorkerPool())
+            # LocalStack's process is configured through its environment (the launcher sets it).
+            concurrency = EmulatorConfig.from_env().lambda_concurrency
+            _state = context.EmulatorState(directory, gateway_url(), WorkerPool(concurrency))
             context.push(_state)
         return _state

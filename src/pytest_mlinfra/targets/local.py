@@ -7,11 +7,11 @@ worker started for the session.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pytest_mlinfra.emulator.config import EmulatorConfig
 from pytest_mlinfra.errors import MlinfraError
 from pytest_mlinfra.ports import check_port_free
 from pytest_mlinfra.targets.base import Target
@@ -32,22 +32,13 @@ class LocalTarget(Target):
         state_dir: Path,
         region: str = "us-east-1",
         port: int = 0,
-        lambda_concurrency: int | None = None,
-        lambda_eni_release_s: float | None = None,
-        lambda_host_python: bool = False,
+        config: EmulatorConfig | None = None,
     ) -> None:
         from pytest_mlinfra.emulator import EmbeddedAWS  # moto: imported once the target is used
-        from pytest_mlinfra.emulator.lambda_pythons import HOST_ENV
 
         self.region = region
-        if lambda_host_python:  # the emulator's Lambda reads it, in this process or one spawned later
-            os.environ[HOST_ENV] = "1"
-        self.aws = EmbeddedAWS(
-            state_dir=state_dir,
-            port=port,
-            lambda_concurrency=lambda_concurrency,
-            lambda_eni_release_s=lambda_eni_release_s,
-        )
+        self.config = config or EmulatorConfig()
+        self.aws = EmbeddedAWS(state_dir=state_dir, port=port, config=self.config)
         self.attached: EmulatorProcess | None = None
         self._started = False
 
@@ -62,9 +53,7 @@ class LocalTarget(Target):
             state_dir=state_dir,
             region=settings.region,
             port=settings.port,
-            lambda_concurrency=settings.lambda_concurrency,
-            lambda_eni_release_s=settings.lambda_eni_release_s,
-            lambda_host_python=settings.lambda_host_python,
+            config=EmulatorConfig.from_settings(settings),
         )
 
     @classmethod
@@ -105,7 +94,9 @@ class LocalTarget(Target):
 
         if lambda_pythons.python_version(runtime) is None:
             return None
-        chosen = lambda_pythons.resolve(runtime, "x86_64", cache_root() / "lambda-runtimes")
+        chosen = lambda_pythons.resolve(
+            runtime, "x86_64", cache_root() / "lambda-runtimes", host=self.config.lambda_host_python
+        )
         return chosen.describe()
 
     @property
