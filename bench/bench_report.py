@@ -105,10 +105,10 @@ def main() -> int:
     result: dict[str, Any] = {"python": platform.python_version(), "machine": platform.machine(), "sizes": []}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
+        empty = "<!DOCTYPE html><html><head><title>x</title></head><body></body></html>"
         if CHROMIUM:
-            empty = "<!DOCTYPE html><html><head><title>x</title></head><body></body></html>"
+            browser(empty, work, 1)  # warm-up: the first start fills the profile and the disk cache
             baseline = browser(empty, work, args.repeat)
-            result["baseline_empty_page"] = {k: round(v, 3) for k, v in baseline.items()}
         for tests in (int(n) for n in args.tests.split(",")):
             summary = scaled(report, tests)
             render_s, html = best(lambda s=summary: render_html(s, trend), args.repeat)
@@ -124,9 +124,16 @@ def main() -> int:
                 row |= {
                     "chromium_layout_ms": seen["layout_ms"],
                     "chromium_screenshot_s": round(seen["shot_s"], 3),
-                    "screenshot_ratio_to_empty_page": round(seen["shot_s"] / baseline["shot_s"], 2),
                 }
             result["sizes"].append(row)
+        if CHROMIUM:  # the baseline again after the reports, the better of the two (a loaded machine)
+            again = browser(empty, work, args.repeat)
+            baseline = {k: min(v, again[k]) for k, v in baseline.items()}
+            result["baseline_empty_page"] = {k: round(v, 3) for k, v in baseline.items()}
+            for row in result["sizes"]:
+                row["screenshot_ratio_to_empty_page"] = round(
+                    row["chromium_screenshot_s"] / baseline["shot_s"], 2
+                )
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "bench_report.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

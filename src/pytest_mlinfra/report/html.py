@@ -30,7 +30,7 @@ text-align:left;vertical-align:top}th{font-weight:600}td.num{text-align:right;fo
 min-width:130px}.tile b{display:block;font-size:20px}.ok{color:#1d5e34}.bad{color:#8e1b1b;font-weight:600}
 pre{background:#f4f4f4;padding:6px 8px;white-space:pre-wrap;margin:4px 0;font-size:12px}
 .note{color:#555;font-size:12px}figure{margin:6px 0}figure svg{max-width:100%;height:auto}
-header a{color:#fff}code{font-size:12px}
+header a{color:#fff}code{font-size:12px}#environment td:first-child{white-space:nowrap}
 .filter{position:absolute;opacity:0}.filter+label{display:inline-block;border:1px solid #c8c8c8;
 border-radius:14px;padding:1px 10px;margin:0 4px 8px 0;cursor:pointer;user-select:none}
 .filter:checked+label{background:#2d3a4a;color:#fff;border-color:#2d3a4a}
