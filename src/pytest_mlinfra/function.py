@@ -12,6 +12,7 @@ import base64
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,17 @@ class Invocation:
     sample: Sample
     function_error: str | None
     log_tail: str
+    function_name: str = ""
+
+    @property
+    def failed(self) -> bool:
+        """The function crashed or answered with a structured ``{"error": ...}``."""
+        return bool(self.function_error) or (isinstance(self.payload, dict) and "error" in self.payload)
+
+
+# Called with every invocation of every client: the HTML report keeps the log tails of the failing
+# ones next to the test that made them (see report.results.SessionResults.observing).
+INVOCATION_OBSERVERS: list[Callable[[Invocation], None]] = []
 
 
 def parse_report(log_tail: str) -> tuple[float | None, float | None]:
@@ -79,7 +91,10 @@ class FunctionClient:
             payload = json.loads(raw) if raw else None
         except ValueError:
             payload = raw.decode("utf-8", "replace")
-        return Invocation(payload, sample, response.get("FunctionError"), log_tail)
+        invocation = Invocation(payload, sample, response.get("FunctionError"), log_tail, self.function_name)
+        for observer in INVOCATION_OBSERVERS:
+            observer(invocation)
+        return invocation
 
     def __call__(self, event: Any) -> dict[str, Any]:
         """The answer to ``event`` as a JSON object; a crash or an ``{"error": ...}`` raises."""

@@ -123,6 +123,7 @@ class Run:
         self.runs_dir = runs_root(settings)
         self.workdir = self.runs_dir / settings.run_id
         self.stack: Stack | None = None
+        self.provider_installed: str | None = None  # what init installed, kept past destroy (report)
         self.kept: KeptStack | None = None  # --mlinfra-reuse: the kept stack this run applies to
         self.ledger: Ledger | None = None
         self.latencies = LatencyLog()
@@ -773,6 +774,8 @@ class Run:
         stack, self.stack = self.stack, None
         if stack is None:
             return
+        if stack.installed:
+            self.provider_installed = stack.provider_line()
         try:
             self._destroy_stack(stack)
         finally:

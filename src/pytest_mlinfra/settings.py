@@ -429,6 +429,13 @@ class Settings:
     json_report: Path | None = setting(
         "write the run's figures as JSON here (the same figures as the HTML report)", key="json", kind="path"
     )
+    report_history: tuple[str, ...] = setting(
+        "earlier --mlinfra-json reports (a path or a glob, repeatable) whose trend the HTML report draws: "
+        "apply time, p95 latency, cost per million documents, pass rate",
+        default=(),
+        kind="locations",
+        metavar="GLOB",
+    )
     prices: str = setting(
         "prices for the report's cost projection, KEY=VALUE (region, lambda_gb_s, "
         "lambda_requests_per_million, efs_gb_month, s3_gb_month, checked)",

@@ -1,7 +1,9 @@
 """The HTML report: one self-contained file (inline CSS and SVG, no script, no link to anything), so
 it opens offline, from a CI artifact or an e-mail, years later.
 
-It is drawn from the JSON summary only (see :mod:`pytest_mlinfra.report.summary`): the same figures.
+It is drawn from the JSON summary only (see :mod:`pytest_mlinfra.report.summary`): the same figures,
+plus the trend over earlier JSON reports when some are given. The test filter is CSS only: radio
+buttons whose ``:checked`` state hides the rows of other outcomes, so it works where scripts do not.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_mlinfra.report import plots
+from pytest_mlinfra.report.history import FIGURES, History
 
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d1d1f;
@@ -27,7 +30,19 @@ text-align:left;vertical-align:top}th{font-weight:600}td.num{text-align:right;fo
 min-width:130px}.tile b{display:block;font-size:20px}.ok{color:#1d5e34}.bad{color:#8e1b1b;font-weight:600}
 pre{background:#f4f4f4;padding:6px 8px;white-space:pre-wrap;margin:4px 0;font-size:12px}
 .note{color:#555;font-size:12px}figure{margin:6px 0}figure svg{max-width:100%;height:auto}
+header a{color:#fff}code{font-size:12px}#environment td:first-child{white-space:nowrap}
+.filter{position:absolute;opacity:0}.filter+label{display:inline-block;border:1px solid #c8c8c8;
+border-radius:14px;padding:1px 10px;margin:0 4px 8px 0;cursor:pointer;user-select:none}
+.filter:checked+label{background:#2d3a4a;color:#fff;border-color:#2d3a4a}
+.filter:focus-visible+label{outline:2px solid #4c72b0}
+#show-failed:checked~table tbody tr:not(.o-failed),#show-passed:checked~table tbody tr:not(.o-passed),
+#show-skipped:checked~table tbody tr:not(.o-skipped){display:none}
+table.tests{width:100%}table.tests td:nth-child(2){overflow-wrap:anywhere;width:30%}
+details{margin:3px 0}summary{cursor:pointer;color:#444;font-size:12px}
+.st{font-weight:600}.o-failed .st{color:#8e1b1b}.o-passed .st{color:#1d5e34}.o-skipped .st{color:#8a6d00}
 """
+_GROUP = {"failed": "failed", "error": "failed", "passed": "passed", "skipped": "skipped"}
+_OPEN_TRACEBACKS = 3  # up to this many failures, their tracebacks are open on load
 
 
 def _section(name: str, title: str, body: str) -> str:
@@ -246,24 +261,142 @@ def _cost(s: dict[str, Any]) -> str:
     )
 
 
-def render_html(summary: dict[str, Any]) -> str:
+def _test_row(t: dict[str, Any], open_details: bool) -> str:
+    group = _GROUP.get(t["outcome"], "skipped")
+    details = ""
+    if t.get("counterexample"):
+        details += f"<pre>{_e(t['counterexample'])}</pre>"
+    if t.get("traceback"):
+        opened = " open" if open_details else ""
+        details += f"<details{opened}><summary>traceback</summary><pre>{_e(t['traceback'])}</pre></details>"
+    for log in t.get("log_tails") or []:
+        what = ", ".join(x for x in (log.get("function", ""), log.get("error", "")) if x)
+        details += (
+            f'<details class="log"><summary>Lambda log tail ({_e(what)})</summary>'
+            f"<pre>{_e(log.get('log', ''))}</pre></details>"
+        )
+    message = _e(t.get("message", "")) if group != "passed" else ""
+    return (
+        f'<tr class="test o-{group}"><td class="st">{_e(t["outcome"])}</td>'
+        f"<td><code>{_e(t['test'])}</code></td>"
+        f'<td class="num">{t.get("seconds", 0):.2f} s</td><td>{message}{details}</td></tr>'
+    )
+
+
+def _tests(s: dict[str, Any]) -> str:
+    tests = s.get("tests", [])
+    if not tests:
+        return _section("tests", "Tests", '<p class="note">no test ran.</p>')
+    order = {"failed": 0, "skipped": 1, "passed": 2}
+    ranked = sorted(tests, key=lambda t: order.get(_GROUP.get(t["outcome"], "skipped"), 1))  # stable
+    failures = sum(_GROUP.get(t["outcome"]) == "failed" for t in tests)
+    rows = "".join(_test_row(t, failures <= _OPEN_TRACEBACKS) for t in ranked)
+    counts = {
+        g: sum(_GROUP.get(t["outcome"], "skipped") == g for t in tests)
+        for g in ("failed", "passed", "skipped")
+    }
+    filters = '<input type="radio" class="filter" name="outcome" id="show-all" checked>'
+    filters += f'<label for="show-all">all {len(tests)}</label>'
+    for group, n in counts.items():
+        filters += f'<input type="radio" class="filter" name="outcome" id="show-{group}">'
+        filters += f'<label for="show-{group}">{group} {n}</label>'
+    head = "<thead><tr><th>outcome</th><th>test</th><th>duration</th><th>message</th></tr></thead>"
+    return (
+        f'<section id="tests"><h2>Tests</h2>{filters}'
+        f'<table class="tests">{head}<tbody>{rows}</tbody></table></section>'
+    )
+
+
+def _link(url: str, text: str) -> str:
+    return f'<a href="{_e(url)}">{_e(text)}</a>' if url.startswith(("https://", "http://")) else _e(text)
+
+
+def _ci_line(s: dict[str, Any]) -> str:
+    env = s.get("environment") or {}
+    ci = env.get("ci") or {}
+    git = env.get("git") or {}
+    parts = []
+    if ci.get("run_url"):
+        parts.append(_link(ci["run_url"], f"{ci.get('ci', 'CI')} run"))
+    sha = ci.get("sha") or git.get("sha")
+    if sha:
+        parts.append(
+            "commit " + (_link(ci["commit_url"], sha[:12]) if ci.get("commit_url") else _e(sha[:12]))
+        )
+    return f'<p id="ci">{", ".join(parts)}</p>' if parts else ""
+
+
+def _environment(s: dict[str, Any]) -> str:
+    env = s.get("environment") or {}
+    if not env:
+        return _section("environment", "Environment", '<p class="note">not recorded.</p>')
+    git = env.get("git") or {}
+    ci = env.get("ci") or {}
+    rows = [
+        ["Python", _e(env.get("python", ""))],
+        ["platform", _e(env.get("platform", ""))],
+        ["Terraform", _e(env.get("terraform") or "not used")],
+        ["provider", _e(env.get("provider") or "not used")],
+        ["git commit", _e(f"{git['sha']} ({git.get('branch', '')})") if git else "not in a git repository"],
+    ]
+    if ci:
+        rows.append(["CI", _e(ci.get("ci", ""))])
+        for key, label in (("run_url", "CI run"), ("commit_url", "CI commit")):
+            if ci.get(key):
+                rows.append([label, _link(ci[key], ci[key])])
+    rows += [[_e(name), _e(version)] for name, version in (env.get("packages") or {}).items()]
+    return _section("environment", "Environment", _table(["", ""], rows))
+
+
+def _history(history: History | None) -> str:
+    if history is None or not history.points:
+        return _section(
+            "history",
+            "History",
+            '<p class="note">no earlier report given: --mlinfra-report-history=GLOB (ini '
+            "mlinfra_report_history) names earlier --mlinfra-json reports to draw the trend from.</p>",
+        )
+    skipped = "".join(f'<p class="note">skipped {_e(line)}</p>' for line in history.skipped)
+    if len(history.points) < 2:
+        return _section("history", "History", '<p class="note">no earlier report matched.</p>' + skipped)
+
+    def cell(value: Any, fmt: str) -> str:
+        return "-" if value is None else format(value, fmt)
+
+    rows = [
+        [
+            _e(p["generated"]),
+            _e(p["verdict"]),
+            cell(p["apply_s"], ".1f"),
+            cell(p["p95_ms"], ".1f"),
+            cell(p["cost_per_million_usd"], ".4f"),
+            cell(p["pass_rate"], ".1f"),
+        ]
+        for p in reversed(history.points[-30:])
+    ]
+    caption = f"{len(history.points)} runs, oldest first; the large dot is this run"
+    table = _table(["generated", "verdict", *FIGURES.values()], rows, {2, 3, 4, 5})
+    figure = _figure("history", plots.history_svg(history.points, FIGURES), caption)
+    return _section("history", "History", figure + table + skipped)
+
+
+def render_html(summary: dict[str, Any], history: History | None = None) -> str:
     run = summary["run"]
     state = (
         "failed" if run["verdict"].startswith("FAILED") else "passed" if run["verdict"] == "PASSED" else ""
     )
     title = f"mlinfra run {run['run_id']}: {run['verdict']}"
-    body = "".join(
-        part(summary) for part in (_summary, _timeline, _latency, _properties, _cost_tags, _datasync, _cost)
-    )
+    parts = (_summary, _tests, _timeline, _latency, _properties, _cost_tags, _datasync, _cost)
+    body = "".join(part(summary) for part in parts) + _history(history) + _environment(summary)
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>"
         f'<header class="{state}"><h1>{_e(title)}</h1><p>target {_e(run["target"])} ({_e(run["region"])}), '
-        f"stack {_e(run['stack'])}, generated {_e(summary['generated'])}</p></header>"
+        f"stack {_e(run['stack'])}, generated {_e(summary['generated'])}</p>{_ci_line(summary)}</header>"
         f"<main>{body}</main></body></html>\n"
     )
 
 
-def write_html(summary: dict[str, Any], path: Path) -> None:
+def write_html(summary: dict[str, Any], path: Path, history: History | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(summary), encoding="utf-8")
+    path.write_text(render_html(summary, history), encoding="utf-8")

@@ -18,14 +18,14 @@ _ACTION_COLOUR = {"create": "#55a868", "delete": "#c44e52", "update": "#dd8452",
 
 
 @contextmanager
-def _figure(width: float, height: float) -> Iterator[Any]:
+def _figure(width: float, height: float, rows: int = 1) -> Iterator[Any]:
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     from matplotlib import pyplot as plt
 
     with matplotlib.rc_context({"svg.fonttype": "none", "font.size": 9, "svg.hashsalt": "mlinfra"}):
-        fig, ax = plt.subplots(figsize=(width, height), layout="constrained")
+        fig, ax = plt.subplots(rows, 1, figsize=(width, height), layout="constrained", sharex=True)
         try:
             yield fig, ax
         finally:
@@ -128,4 +128,24 @@ def cost_svg(cost: dict[str, Any]) -> str | None:
         ax.set_xscale("log")
         ax.set_xlabel("USD (log scale)")
         ax.legend(fontsize=7, loc="lower right")
+        return _svg(fig)
+
+
+def history_svg(points: list[dict[str, Any]], figures: dict[str, str]) -> str | None:
+    """One small line plot per trend figure (``figures``: key -> axis label), runs oldest first; the
+    last point (this run) is drawn larger. Runs that did not measure a figure leave a gap."""
+    if len(points) < 2:
+        return None
+    labels = [str(p.get("generated", ""))[:16].replace("T", " ") or f"run {i}" for i, p in enumerate(points)]
+    xs = list(range(len(points)))
+    with _figure(9.5, 1.3 * len(figures) + 0.6, rows=len(figures)) as (fig, axes):
+        for ax, (key, label) in zip(axes, figures.items(), strict=True):
+            ys = [p.get(key) if p.get(key) is not None else float("nan") for p in points]
+            ax.plot(xs, ys, marker="o", markersize=3, color=_STAGE_COLOUR, linewidth=1.2)
+            if ys[-1] == ys[-1]:  # not NaN
+                ax.plot([xs[-1]], [ys[-1]], marker="o", markersize=7, color="#c44e52")
+            ax.set_ylabel(label, fontsize=7, rotation=0, ha="right", va="center")
+            ax.grid(alpha=0.3)
+        step = max(1, len(xs) // 12)
+        axes[-1].set_xticks(xs[::step], labels[::step], rotation=30, ha="right", fontsize=7)
         return _svg(fig)

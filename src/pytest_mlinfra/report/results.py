@@ -1,5 +1,6 @@
-"""What the tests of one session did, as plain data for the report: outcomes, and for each property
-test its Hypothesis example count and shrunk counterexample.
+"""What the tests of one session did, as plain data for the report: outcome, duration, message and
+traceback excerpt of every test, the Lambda log tails of the invocations that failed while it ran, and
+for each property test its Hypothesis example count and shrunk counterexample.
 
 Example counts come from Hypothesis' observability callbacks (one observation per test case, tagged
 with the phase that produced it), so they are counted live, whatever way the test calls ``@given``
@@ -16,6 +17,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+TRACEBACK_LINES = 30  # the end of pytest's long report: the assertion and the frames next to it
+TRACEBACK_CHARS = 4000
+LOG_TAILS = 3  # failing invocations kept per test (the last ones)
+LOG_TAIL_CHARS = 4096  # what Lambda returns with LogType=Tail
+
 _FALSIFYING = re.compile(r"^(Falsifying example|Falsifying explicit example|Failing test case):", re.M)
 
 
@@ -29,6 +35,9 @@ class TestResult:
     shrinks: int = 0
     failing_examples: int = 0
     counterexample: str = ""
+    traceback: str = ""
+    log_tails: list[dict[str, Any]] = field(default_factory=list)
+    last_log: dict[str, Any] | None = None  # the last invocation's, shown when none failed
 
     @property
     def is_property(self) -> bool:
@@ -44,7 +53,25 @@ class TestResult:
             "failing_examples": self.failing_examples,
             "counterexample": self.counterexample,
             "message": self.message,
+            "traceback": self.traceback,
+            "log_tails": self.log_tails,
         }
+
+
+def traceback_excerpt(text: str) -> str:
+    """The last lines of pytest's long report, where the failing assertion and its frame are."""
+    lines = text.rstrip().splitlines()
+    kept = lines[-TRACEBACK_LINES:]
+    excerpt = "\n".join(kept)[-TRACEBACK_CHARS:]
+    return ("...\n" if len(kept) < len(lines) or len(excerpt) < len("\n".join(kept)) else "") + excerpt
+
+
+def _log_entry(invocation: Any, failed: bool) -> dict[str, Any]:
+    return {
+        "function": getattr(invocation, "function_name", ""),
+        "error": invocation.function_error or ("error payload" if failed else ""),
+        "log": invocation.log_tail[-LOG_TAIL_CHARS:],
+    }
 
 
 def counterexample_from(text: str) -> str:
@@ -88,16 +115,41 @@ class SessionResults:
             )
             result.message = result.message or first[:300]
             result.counterexample = result.counterexample or counterexample_from(text)
+            if outcome == "failed":
+                result.traceback = result.traceback or traceback_excerpt(text)
+            if outcome == "failed" and not result.log_tails and result.last_log is not None:
+                result.log_tails.append({**result.last_log, "error": "last invocation, none failed"})
 
     @contextlib.contextmanager
     def observing(self, nodeid: str) -> Iterator[None]:
-        """Count Hypothesis test cases run while the item ``nodeid`` runs (a no-op without Hypothesis)."""
+        """Count Hypothesis test cases run while the item ``nodeid`` runs, and keep the log tails of
+        the Lambda invocations that fail meanwhile."""
+        from pytest_mlinfra.function import INVOCATION_OBSERVERS
+
+        result = self.result(nodeid)
+
+        def invoked(invocation: Any) -> None:
+            failed = bool(invocation.failed)
+            entry = _log_entry(invocation, failed)
+            result.last_log = entry
+            if failed and invocation.log_tail:
+                result.log_tails = [*result.log_tails, entry][-LOG_TAILS:]
+
+        INVOCATION_OBSERVERS.append(invoked)
+        try:
+            with self._hypothesis(result):
+                yield
+        finally:
+            INVOCATION_OBSERVERS.remove(invoked)
+
+    @contextlib.contextmanager
+    def _hypothesis(self, result: TestResult) -> Iterator[None]:
+        """Hypothesis' observability callbacks for one test (a no-op without Hypothesis)."""
         try:
             from hypothesis.internal import observability
         except ImportError:  # pragma: no cover - Hypothesis is a dependency
             yield
             return
-        result = self.result(nodeid)
 
         def observe(observation: Any) -> None:
             if getattr(observation, "type", None) != "test_case":

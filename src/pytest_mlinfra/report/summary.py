@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_mlinfra.latency import budget_misses
 from pytest_mlinfra.report.cost import Prices, projection
+from pytest_mlinfra.report.environment import environment
 from pytest_mlinfra.report.results import SessionResults
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ def _toolchain(run: Run) -> dict[str, str]:
         toolchain = run.toolchain
         stack = run.stack
         installed = stack.provider_line() if stack is not None and stack.installed else None
+        installed = installed or run.provider_installed  # the stack is gone once destroyed
         return {"terraform": toolchain.describe(), "provider": installed or toolchain.provider_source}
     except Exception as exc:  # the report still gets written when Terraform itself is the problem
         return {"terraform": f"not usable: {exc}", "provider": ""}
@@ -159,13 +161,16 @@ def build_summary(
         "latency": None,
         "properties": [r.to_dict() for r in results.properties()],
         "tests": [r.to_dict() for r in results.results.values()],
+        "environment": {},
         "cost_tags": None,
         "datasync": None,
         "cost": None,
     }
+    if run is not None and (run.stack is not None or run.timer.seconds.get("init")):
+        summary["run"] |= _toolchain(run)
+    summary["environment"] = environment(summary["run"])
     if run is None:
         return summary
-    summary["run"] |= _toolchain(run) if run.stack is not None or run.timer.seconds.get("init") else {}
     if run.failure is not None:
         summary["failure"] = {"stage": run.failure[0], "reason": run.failure[1]}
     summary["stages_s"] = {k: round(v, 3) for k, v in stage_seconds(run, loop_seconds).items()}

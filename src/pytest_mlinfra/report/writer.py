@@ -35,9 +35,12 @@ def write_reports(state: SessionState, exitstatus: int) -> list[str]:
             f"({settings.json_report.stat().st_size / 1e3:.0f} kB)"
         )
     if settings.report is not None:
+        from pytest_mlinfra.report.history import load_history
         from pytest_mlinfra.report.html import write_html
 
-        write_html(summary, settings.report)
+        history = load_history(settings.report_history, summary)
+        write_html(summary, settings.report, history)
+        messages += [f"mlinfra: report history: skipped {skipped}" for skipped in history.skipped]
         messages.append(
             f"mlinfra: HTML report {settings.report} ({settings.report.stat().st_size / 1e3:.0f} kB, "
             f"written in {time.perf_counter() - started:.2f} s)"
