@@ -290,7 +290,6 @@ class _stopped_by_signals:
     def __exit__(self, *_exc: object) -> None:
         for signum, previous in self._previous.items():
             signal.signal(signum, previous)
-        interrupts.reset()
 
 
 def _choose(runs_dir: Path, run_ids: list[str], every: bool, older_than: str | None) -> list[Ledger]:

@@ -71,7 +71,7 @@ def kind_of(arn: str) -> tuple[str, str] | None:
     if len(parts) < 6:
         return None
     service, resource = parts[2], parts[5]
-    if service == "apigateway" and resource.startswith("/apis/"):
+    if service == "apigateway" and resource.startswith("/apis/") and resource.count("/") == 2:
         return "http-api", resource.split("/")[2]
     if service == "lambda" and resource.startswith("function:"):
         return "lambda-function", resource.split(":")[1]
