@@ -6,10 +6,11 @@ tagging API does not list (IAM roles on AWS, buckets on LocalStack, HTTP APIs by
 Children that cannot carry a tag are found through their tagged parent: an EFS file system's mount
 targets (AWS cannot tag them) and access points (DescribeMountTargets/DescribeAccessPoints by
 FileSystemId); a role's policies, a bucket's objects and versions, a route table's associations and
-a security group's references to other groups are removed with their parent. Every resource the
-bundled stack creates is tagged in the call that creates it (default tags), so a SIGKILL at any
-instant leaves nothing this sweep cannot find. Only resources carrying the run's tag, and the
-children of those, are touched.
+a security group's references to other groups are removed with their parent. S3 buckets are
+never tagged in the call that creates them (PutBucketTagging follows CreateBucket): a bucket is also
+found by the run's name prefix (``mlinfra-<run-id>-``). A killed run's Terraform gets SIGTERM (the
+parent-death signal) and lets its in-flight calls, tagging included, finish before it exits. Only
+resources carrying the run's tag or name prefix, and the children of those, are touched.
 
 Order: HTTP API -> function -> DataSync task/locations -> mount targets (waited for until deleted, as
 the provider does) / access points -> file system -> security groups -> subnets -> route
@@ -155,6 +156,13 @@ class Sweep:
 
     # -- finding ------------------------------------------------------------------------------------
 
+    @property
+    def name_prefix(self) -> str:
+        """What every name the run gives starts with (the stacks' ``name_prefix`` variable): the
+        link to a bucket whose tags come in a second call (PutBucketTagging after CreateBucket),
+        when the run died between the two."""
+        return f"mlinfra-{self.run_id}-"
+
     def _tagged(self, tags: Any) -> bool:
         if isinstance(tags, dict):
             return tags.get(RUN_ID_TAG) == self.run_id
@@ -180,7 +188,8 @@ class Sweep:
         return sorted(found.values(), key=lambda r: (ORDER.index(r.kind), r.ident))
 
     def _buckets(self, found: dict[tuple[str, str], Resource]) -> list[Resource]:
-        """Buckets by their own tags (LocalStack's tagging API lists EC2 resources only)."""
+        """Buckets by their own tags (LocalStack's tagging API lists EC2 resources only), or by
+        the run's name prefix when untagged."""
         from botocore.exceptions import ClientError
 
         s3 = self.client("s3")
@@ -188,6 +197,9 @@ class Sweep:
         for bucket in s3.list_buckets().get("Buckets", []):
             name = bucket["Name"]
             if ("s3-bucket", name) in found:
+                continue
+            if name.startswith(self.name_prefix):
+                buckets.append(Resource("s3-bucket", name, f"arn:aws:s3:::{name}"))
                 continue
             try:
                 tags = s3.get_bucket_tagging(Bucket=name).get("TagSet", [])

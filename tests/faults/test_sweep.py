@@ -214,3 +214,16 @@ def test_sweep_unlinks_groups_and_route_tables_and_finds_http_apis(aws: Embedded
         "vpc",
     ]
     assert sweep.find() == []
+
+
+def test_sweep_finds_a_bucket_killed_before_its_tags_by_the_run_prefix(aws: EmbeddedAWS) -> None:
+    """CreateBucket takes no tags (PutBucketTagging follows): a run killed between the two leaves an
+    untagged bucket, found by the run's name prefix; another run's bucket is left alone."""
+    s3 = _clients(aws)("s3")
+    s3.create_bucket(Bucket="mlinfra-rsweep05-models")
+    s3.put_object(Bucket="mlinfra-rsweep05-models", Key="model.pt", Body=b"x")
+    s3.create_bucket(Bucket="mlinfra-rsweep055-models")
+    target = _EndpointTarget("local", aws.endpoint_url, "us-east-1")
+    sweep = Sweep(target, "rsweep05", log=lambda _l: None)
+    assert [(r.kind, r.ident) for r in sweep.run()] == [("s3-bucket", "mlinfra-rsweep05-models")]
+    assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["mlinfra-rsweep055-models"]
