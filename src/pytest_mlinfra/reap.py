@@ -1,10 +1,15 @@
 """``mlinfra runs`` and ``mlinfra reap``: find the runs of this machine again and finish them.
 
 A run that crashed (SIGKILL, a dead CI runner, a second Ctrl-C) leaves its run dir with its ledger
-(:mod:`pytest_mlinfra.ledger`) and, usually, its Terraform state. ``reap`` destroys from that state
-when it is there; when it is gone (or destroy leaves something), it sweeps by the run's
-``mlinfra:run-id`` tag (:mod:`pytest_mlinfra.sweep`). Clean run dirs are removed; failed ones are
-kept and listed. On ``aws`` nothing is deleted without ``--yes``.
+(:mod:`pytest_mlinfra.ledger`) and, usually, its Terraform state. ``reap`` first deletes the
+children the state may lack and no tag can find (an EFS file system's mount targets, created just
+before the kill), then destroys from the state when it is there; when it is gone (or destroy leaves
+something), it sweeps by the run's ``mlinfra:run-id`` tag (:mod:`pytest_mlinfra.sweep`). Clean run
+dirs are removed; failed ones are kept and listed. On ``aws`` nothing is deleted without ``--yes``.
+
+SIGINT, SIGTERM and SIGHUP stop a reap (``timeout 150 mlinfra reap`` must not leave a provider
+behind): Terraform gets an interrupt and :data:`INTERRUPT_GRACE_S` to stop, then its process group
+(the provider with it) is killed; nothing is lost, the next reap starts over from what remains.
 """
 
 from __future__ import annotations
@@ -12,15 +17,22 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pytest_mlinfra import interrupts
 from pytest_mlinfra.errors import MlinfraError
 from pytest_mlinfra.ledger import DESTROY_FAILED, DESTROYED, Ledger, endpoint_listening, iter_ledgers
 from pytest_mlinfra.terraform.toolchain import cache_root
+
+#  How long an interrupted reap lets terraform destroy stop by itself before its process group is
+#  killed: a destroy can wait on a held subnet for 45 min without heeding the interrupt, and a reap
+#  loses nothing by stopping (the next one refreshes, or sweeps by tag when the state is unreadable).
+INTERRUPT_GRACE_S = 10.0
 
 
 def default_runs_dir() -> Path:
@@ -139,7 +151,7 @@ def reap_run(
         ledger.archive()
         shutil.rmtree(ledger.run_dir, ignore_errors=True)
         return result("removed", "nothing deployed; run dir removed")
-    from pytest_mlinfra.sweep import Sweep, target_for
+    from pytest_mlinfra.sweep import UNTRACKED_CHILDREN, Sweep, target_for
 
     target = target_for(ledger)
     try:
@@ -160,11 +172,17 @@ def reap_run(
     removed = 0
     destroy_error = ""
     if in_state:
+        # Mount targets created just before a kill may be in no state; left there, the file system
+        # refuses deletion and the subnets wait on their network interfaces until destroy times out.
+        children = sweep.run(kinds=UNTRACKED_CHILDREN)
+        removed += len([c for c in children if not _in_state_ids(ledger, c.ident)])
         log(f"{ledger.run_id}: terraform destroy of {len(in_state)} resource(s) in {ledger.state_path}")
         try:
             _destroy_from_state(ledger, target.credentials_env(), log)
             removed += len(in_state)
         except MlinfraError as exc:
+            if interrupts.interrupted():
+                raise KeyboardInterrupt(interrupts.received()[0]) from None
             destroy_error = exc.what
             log(f"{ledger.run_id}: destroy failed ({exc.what}); sweeping by tag")
     deleted = sweep.run()
@@ -183,6 +201,15 @@ def reap_run(
     return result("reaped", f"{removed} resource(s) removed; run dir removed", removed)
 
 
+def _in_state_ids(ledger: Ledger, ident: str) -> bool:
+    """Whether the run's state file names this id (a child terraform destroy will delete itself)."""
+    path = Path(ledger.state_path) if ledger.state_path else ledger.run_dir / "stack" / "terraform.tfstate"
+    try:
+        return f'"{ident}"' in path.read_text()
+    except OSError:
+        return False
+
+
 def _destroy_from_state(ledger: Ledger, credentials: dict[str, str], log: Callable[[str], None]) -> None:
     from pytest_mlinfra.terraform.stack import Stack
     from pytest_mlinfra.terraform.toolchain import Toolchain, find_terraform
@@ -197,6 +224,7 @@ def _destroy_from_state(ledger: Ledger, credentials: dict[str, str], log: Callab
         run_id=ledger.run_id,
         applied=True,
         progress=lambda line: log(f"  {line}"),
+        interrupt_grace_s=INTERRUPT_GRACE_S,
     )
     stack.destroy()
 
@@ -230,11 +258,38 @@ def reap_main(argv: list[str]) -> int:
         print(f"nothing to reap in {runs_dir}")
         return 0
     failed = 0
-    for ledger in chosen:
-        outcome = reap_run(ledger, yes=args.yes)
-        print(f"{outcome.run_id}: {outcome.outcome}: {outcome.detail} ({outcome.seconds:.1f} s)")
-        failed += outcome.outcome == "failed"
+    with _stopped_by_signals():
+        for ledger in chosen:
+            try:
+                outcome = reap_run(ledger, yes=args.yes)
+            except KeyboardInterrupt:
+                name = (interrupts.received() or ["SIGINT"])[0]
+                sys.stderr.write(
+                    f"mlinfra reap: stopped by {name}; {ledger.run_id} may still have resources: "
+                    f"finish with: mlinfra reap --runs-dir {runs_dir} {ledger.run_id}\n"
+                )
+                return 128 + int(signal.Signals[name])
+            print(f"{outcome.run_id}: {outcome.outcome}: {outcome.detail} ({outcome.seconds:.1f} s)")
+            failed += outcome.outcome == "failed"
     return 1 if failed else 0
+
+
+class _stopped_by_signals:
+    """SIGINT/SIGTERM/SIGHUP raise KeyboardInterrupt in the reap, every time (no shielded destroy as
+    in a pytest session: a reap is the retry, so stopping loses nothing). Terraform's runner then
+    interrupts its child and kills the child's process group (the provider with it); a second
+    signal cuts Terraform's wait short."""
+
+    def __enter__(self) -> None:
+        def stop(signum: int, _frame: object) -> None:
+            interrupts.note(signum)
+            raise KeyboardInterrupt(signal.Signals(signum).name)
+
+        self._previous = {signum: signal.signal(signum, stop) for signum in interrupts.SIGNALS}
+
+    def __exit__(self, *_exc: object) -> None:
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
 
 
 def _choose(runs_dir: Path, run_ids: list[str], every: bool, older_than: str | None) -> list[Ledger]:

@@ -2,12 +2,19 @@
 
 Used by ``mlinfra reap`` when a run's state is gone, and after a destroy to prove nothing is left.
 Resources are found through the Resource Groups Tagging API plus the service APIs for what the
-tagging API does not list (IAM roles on AWS, buckets on LocalStack, EFS mount targets, which carry
-no tags of their own).
-Only resources carrying the run's tag are touched.
+tagging API does not list (IAM roles on AWS, buckets on LocalStack, HTTP APIs by their own tags).
+Children that cannot carry a tag are found through their tagged parent: an EFS file system's mount
+targets (AWS cannot tag them) and access points (DescribeMountTargets/DescribeAccessPoints by
+FileSystemId); a role's policies, a bucket's objects and versions, a route table's associations and
+a security group's references to other groups are removed with their parent. S3 buckets are
+never tagged in the call that creates them (PutBucketTagging follows CreateBucket): a bucket is also
+found by the run's name prefix (``mlinfra-<run-id>-``). A killed run's Terraform gets SIGTERM (the
+parent-death signal) and lets its in-flight calls, tagging included, finish before it exits. Only
+resources carrying the run's tag or name prefix, and the children of those, are touched.
 
-Order: function -> DataSync task/locations -> mount targets/access points/file system -> security
-groups -> subnets -> route tables/gateways -> VPC -> bucket (emptied) -> roles -> log groups.
+Order: HTTP API -> function -> DataSync task/locations -> mount targets (waited for until deleted, as
+the provider does) / access points -> file system -> security groups -> subnets -> route
+tables/gateways -> VPC -> bucket (emptied) -> roles -> log groups.
 
 A VPC-attached Lambda's ENIs outlive the function on AWS for up to tens of minutes
 (hashicorp/terraform-provider-aws#10329): security groups and subnets then answer
@@ -28,6 +35,7 @@ from pytest_mlinfra.settings import RUN_ID_TAG
 from pytest_mlinfra.targets.base import Target
 
 ORDER = (
+    "http-api",
     "lambda-function",
     "datasync-task",
     "datasync-location",
@@ -45,6 +53,9 @@ ORDER = (
 )
 #  How long a DependencyViolation (Lambda ENIs still attached) is retried before giving up.
 DEPENDENCY_TIMEOUT_S = 45 * 60.0
+#  Kinds found only through a tagged parent, deleted by reap before ``terraform destroy`` (a state
+#  that lacks them would otherwise wait on FileSystemInUse / DependencyViolation until its timeout).
+UNTRACKED_CHILDREN = ("efs-mount-target", "efs-access-point")
 _RETRYABLE = {"DependencyViolation", "FileSystemInUse", "ResourceInUseException", "InvalidParameterValue"}
 
 
@@ -61,6 +72,8 @@ def kind_of(arn: str) -> tuple[str, str] | None:
     if len(parts) < 6:
         return None
     service, resource = parts[2], parts[5]
+    if service == "apigateway" and resource.startswith("/apis/") and resource.count("/") == 2:
+        return "http-api", resource.split("/")[2]
     if service == "lambda" and resource.startswith("function:"):
         return "lambda-function", resource.split(":")[1]
     if service == "datasync" and resource.startswith("task/"):
@@ -143,13 +156,20 @@ class Sweep:
 
     # -- finding ------------------------------------------------------------------------------------
 
+    @property
+    def name_prefix(self) -> str:
+        """What every name the run gives starts with (the stacks' ``name_prefix`` variable): the
+        link to a bucket whose tags come in a second call (PutBucketTagging after CreateBucket),
+        when the run died between the two."""
+        return f"mlinfra-{self.run_id}-"
+
     def _tagged(self, tags: Any) -> bool:
         if isinstance(tags, dict):
             return tags.get(RUN_ID_TAG) == self.run_id
         return any(t.get("Key") == RUN_ID_TAG and t.get("Value") == self.run_id for t in tags or [])
 
     def find(self) -> list[Resource]:
-        """Everything carrying the run's tag (and the mount targets of its file systems), in order."""
+        """Everything carrying the run's tag, and the untaggable children of those, in order."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         found: dict[tuple[str, str], Resource] = {}
@@ -159,7 +179,7 @@ class Sweep:
                 known = kind_of(item["ResourceARN"])
                 if known:
                     found[known] = Resource(known[0], known[1], item["ResourceARN"])
-        for finder in (self._buckets, self._roles, self._mount_targets):
+        for finder in (self._buckets, self._roles, self._http_apis, self._efs_children):
             try:
                 for resource in finder(found):
                     found[(resource.kind, resource.ident)] = resource
@@ -168,7 +188,8 @@ class Sweep:
         return sorted(found.values(), key=lambda r: (ORDER.index(r.kind), r.ident))
 
     def _buckets(self, found: dict[tuple[str, str], Resource]) -> list[Resource]:
-        """Buckets by their own tags (LocalStack's tagging API lists EC2 resources only)."""
+        """Buckets by their own tags (LocalStack's tagging API lists EC2 resources only), or by
+        the run's name prefix when untagged."""
         from botocore.exceptions import ClientError
 
         s3 = self.client("s3")
@@ -176,6 +197,9 @@ class Sweep:
         for bucket in s3.list_buckets().get("Buckets", []):
             name = bucket["Name"]
             if ("s3-bucket", name) in found:
+                continue
+            if name.startswith(self.name_prefix):
+                buckets.append(Resource("s3-bucket", name, f"arn:aws:s3:::{name}"))
                 continue
             try:
                 tags = s3.get_bucket_tagging(Bucket=name).get("TagSet", [])
@@ -196,23 +220,52 @@ class Sweep:
                     roles.append(Resource("iam-role", role["RoleName"], role["Arn"]))
         return roles
 
-    def _mount_targets(self, found: dict[tuple[str, str], Resource]) -> list[Resource]:
+    def _http_apis(self, found: dict[tuple[str, str], Resource]) -> list[Resource]:
+        """API Gateway HTTP APIs by their own tags (not every target's tagging API lists them)."""
+        apis = []
+        for page in self.client("apigatewayv2").get_paginator("get_apis").paginate():
+            for api in page.get("Items", []):
+                if ("http-api", api["ApiId"]) not in found and self._tagged(api.get("Tags") or {}):
+                    apis.append(Resource("http-api", api["ApiId"]))
+        return apis
+
+    def _efs_children(self, found: dict[tuple[str, str], Resource]) -> list[Resource]:
+        """Mount targets (no tags on AWS) and access points of the run's tagged file systems."""
         efs = self.client("efs")
-        targets = []
+        children = []
         for kind, fs_id in list(found):
-            if kind == "efs-file-system":
-                for target in efs.describe_mount_targets(FileSystemId=fs_id)["MountTargets"]:
-                    targets.append(Resource("efs-mount-target", target["MountTargetId"]))
-        return targets
+            if kind != "efs-file-system":
+                continue
+            for page in efs.get_paginator("describe_mount_targets").paginate(FileSystemId=fs_id):
+                for target in page["MountTargets"]:
+                    if target.get("LifeCycleState") != "deleted":
+                        children.append(Resource("efs-mount-target", target["MountTargetId"]))
+            for page in efs.get_paginator("describe_access_points").paginate(FileSystemId=fs_id):
+                for point in page["AccessPoints"]:
+                    if point.get("LifeCycleState") != "deleted":
+                        children.append(
+                            Resource(
+                                "efs-access-point", point["AccessPointId"], point.get("AccessPointArn", "")
+                            )
+                        )
+        return children
 
     # -- deleting -----------------------------------------------------------------------------------
 
-    def run(self) -> list[Resource]:
-        """Delete everything found, in dependency order; returns what was deleted."""
+    def run(self, kinds: tuple[str, ...] | None = None) -> list[Resource]:
+        """Delete everything found (only ``kinds``, when given), in dependency order; returns what
+        was deleted."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         deleted = []
-        for resource in self.find():
+        found = [r for r in self.find() if kinds is None or r.kind in kinds]
+        groups = [r.ident for r in found if r.kind == "security-group"]
+        if groups:
+            try:
+                self._unlink_groups(groups)
+            except (BotoCoreError, ClientError) as exc:
+                self.log(f"  could not remove the rules between security groups {groups}: {exc}")
+        for resource in found:
             try:
                 self._delete_waiting(resource)
             except MlinfraError as exc:
@@ -269,6 +322,7 @@ class Sweep:
             self.client("datasync").delete_location(LocationArn=ident)
         elif kind == "efs-mount-target":
             self.client("efs").delete_mount_target(MountTargetId=ident)
+            self._wait_mount_target_deleted(ident)
         elif kind == "efs-access-point":
             self.client("efs").delete_access_point(AccessPointId=ident)
         elif kind == "efs-file-system":
@@ -278,7 +332,12 @@ class Sweep:
         elif kind == "subnet":
             self.client("ec2").delete_subnet(SubnetId=ident)
         elif kind == "route-table":
-            self.client("ec2").delete_route_table(RouteTableId=ident)
+            ec2 = self.client("ec2")
+            for table in ec2.describe_route_tables(RouteTableIds=[ident])["RouteTables"]:
+                for association in table.get("Associations", []):
+                    if not association.get("Main"):
+                        ec2.disassociate_route_table(AssociationId=association["RouteTableAssociationId"])
+            ec2.delete_route_table(RouteTableId=ident)
         elif kind == "internet-gateway":
             ec2 = self.client("ec2")
             for attachment in ec2.describe_internet_gateways(InternetGatewayIds=[ident])["InternetGateways"][
@@ -295,6 +354,52 @@ class Sweep:
             self._delete_role(ident)
         elif kind == "log-group":
             self.client("logs").delete_log_group(logGroupName=ident)
+        elif kind == "http-api":
+            self.client("apigatewayv2").delete_api(ApiId=ident)
+
+    def _wait_mount_target_deleted(self, mount_target_id: str) -> None:
+        """DeleteMountTarget only starts the deletion; the file system stays in use until the mount
+        target is gone (the provider waits the same way)."""
+        from botocore.exceptions import ClientError
+
+        started = time.monotonic()
+        efs = self.client("efs")
+        while True:
+            try:
+                targets = efs.describe_mount_targets(MountTargetId=mount_target_id)["MountTargets"]
+            except ClientError as exc:
+                if _code(exc) == "MountTargetNotFound":
+                    return
+                raise
+            if not targets or targets[0].get("LifeCycleState") == "deleted":
+                return
+            if time.monotonic() - started >= self.timeout_s:
+                raise MlinfraError(
+                    f"efs-mount-target {mount_target_id} still {targets[0].get('LifeCycleState')} after "
+                    f"{time.monotonic() - started:.0f} s",
+                    f"run mlinfra reap {self.run_id} again later",
+                )
+            time.sleep(min(self.retry_s, 2.0))
+
+    def _unlink_groups(self, group_ids: list[str]) -> None:
+        """Revoke the rules of the run's security groups that name another group: AWS refuses to
+        delete a group another one still references (DependencyViolation, at any wait)."""
+        ec2 = self.client("ec2")
+        for group in ec2.describe_security_groups(GroupIds=group_ids)["SecurityGroups"]:
+            for field, revoke in (
+                ("IpPermissions", ec2.revoke_security_group_ingress),
+                ("IpPermissionsEgress", ec2.revoke_security_group_egress),
+            ):
+                linked = [
+                    {
+                        **{k: rule[k] for k in ("IpProtocol", "FromPort", "ToPort") if k in rule},
+                        "UserIdGroupPairs": pairs,
+                    }
+                    for rule in group.get(field, [])
+                    if (pairs := [{"GroupId": p["GroupId"]} for p in rule.get("UserIdGroupPairs", [])])
+                ]
+                if linked:
+                    revoke(GroupId=group["GroupId"], IpPermissions=linked)
 
     def _empty_bucket(self, bucket: str) -> None:
         s3 = self.client("s3")

@@ -117,3 +117,113 @@ def test_sweep_past_its_limit_says_what_remains(aws: EmbeddedAWS) -> None:
     )
     assert len([line for line in lines if "waiting for" in line]) >= 3, "progress while it waits"
     assert sorted(r.kind for r in sweep.find()) == ["security-group", "subnet", "vpc"]
+
+
+def _clients(aws: EmbeddedAWS) -> Any:
+    session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing")
+    return lambda service: session.client(service, endpoint_url=aws.endpoint_url, region_name="us-east-1")
+
+
+def test_sweep_finds_untagged_efs_children_through_the_file_system(aws: EmbeddedAWS) -> None:
+    """The file system's tag is the only link: mount targets (AWS cannot tag them) and an access
+    point created without tags are found by FileSystemId and deleted before the file system,
+    then the subnets and the group their network interfaces held."""
+    client = _clients(aws)
+    ec2, efs = client("ec2"), client("efs")
+    tags = [{"Key": RUN_ID_TAG, "Value": "rsweep03"}]
+    vpc = ec2.create_vpc(CidrBlock="10.61.0.0/16", TagSpecifications=[{"ResourceType": "vpc", "Tags": tags}])
+    vpc_id = vpc["Vpc"]["VpcId"]
+    group = ec2.create_security_group(
+        GroupName="rsweep03",
+        Description="efs",
+        VpcId=vpc_id,
+        TagSpecifications=[{"ResourceType": "security-group", "Tags": tags}],
+    )["GroupId"]
+    fs_id = efs.create_file_system(CreationToken="rsweep03", Tags=tags)["FileSystemId"]
+    subnets = []
+    for index in range(2):
+        subnet = ec2.create_subnet(
+            VpcId=vpc_id,
+            CidrBlock=f"10.61.{index}.0/24",
+            AvailabilityZone=f"us-east-1{'ab'[index]}",
+            TagSpecifications=[{"ResourceType": "subnet", "Tags": tags}],
+        )["Subnet"]["SubnetId"]
+        subnets.append(subnet)
+        efs.create_mount_target(FileSystemId=fs_id, SubnetId=subnet, SecurityGroups=[group])
+    point = efs.create_access_point(FileSystemId=fs_id, RootDirectory={"Path": "/lambda"})["AccessPointId"]
+
+    target = _EndpointTarget("local", aws.endpoint_url, "us-east-1")
+    sweep = Sweep(target, "rsweep03", log=lambda _l: None, timeout_s=5, retry_s=0.05)
+    found = [(r.kind, r.ident) for r in sweep.find()]
+    assert ("efs-access-point", point) in found
+    assert [kind for kind, _ in found if kind == "efs-mount-target"] == ["efs-mount-target"] * 2
+    kinds = [kind for kind, _ in found]
+    assert kinds.index("efs-mount-target") < kinds.index("efs-file-system") < kinds.index("subnet")
+    deleted = [r.kind for r in sweep.run()]
+    assert sorted(deleted) == sorted(kinds)
+    assert efs.describe_file_systems()["FileSystems"] == []
+    assert efs.describe_access_points()["AccessPoints"] == []
+    assert not {s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]} & set(subnets)
+    assert sweep.find() == []
+
+
+def test_sweep_unlinks_groups_and_route_tables_and_finds_http_apis(aws: EmbeddedAWS) -> None:
+    """A group another group's rule names, and a route table still associated with a subnet,
+    cannot be deleted on AWS (DependencyViolation, however long one waits); an HTTP API is found by
+    its own tags."""
+    client = _clients(aws)
+    ec2 = client("ec2")
+    tags = [{"Key": RUN_ID_TAG, "Value": "rsweep04"}]
+
+    def spec(kind: str) -> list[dict[str, Any]]:
+        return [{"ResourceType": kind, "Tags": tags}]
+
+    vpc = ec2.create_vpc(CidrBlock="10.62.0.0/16", TagSpecifications=spec("vpc"))["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.62.1.0/24", TagSpecifications=spec("subnet"))
+    table = ec2.create_route_table(VpcId=vpc, TagSpecifications=spec("route-table"))["RouteTable"]
+    ec2.associate_route_table(RouteTableId=table["RouteTableId"], SubnetId=subnet["Subnet"]["SubnetId"])
+    # Named so that the referenced group sorts first: deleted first, it would be refused.
+    source = ec2.create_security_group(
+        GroupName="a-fn", Description="fn", VpcId=vpc, TagSpecifications=spec("security-group")
+    )["GroupId"]
+    sink = ec2.create_security_group(
+        GroupName="b-efs", Description="efs", VpcId=vpc, TagSpecifications=spec("security-group")
+    )["GroupId"]
+    ec2.authorize_security_group_ingress(
+        GroupId=sink,
+        IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 2049, "ToPort": 2049, "UserIdGroupPairs": [{"GroupId": source}]}
+        ],
+    )
+    with pytest.raises(ec2.exceptions.ClientError, match="DependencyViolation"):
+        ec2.delete_security_group(GroupId=source)  # as AWS: referenced by the other group's rule
+    api = client("apigatewayv2").create_api(
+        Name="rsweep04", ProtocolType="HTTP", Tags={RUN_ID_TAG: "rsweep04"}
+    )
+
+    target = _EndpointTarget("local", aws.endpoint_url, "us-east-1")
+    sweep = Sweep(target, "rsweep04", log=lambda _l: None, timeout_s=2, retry_s=0.05)
+    assert ("http-api", api["ApiId"]) in [(r.kind, r.ident) for r in sweep.find()]
+    deleted = sweep.run()
+    assert sorted(r.kind for r in deleted) == [
+        "http-api",
+        "route-table",
+        "security-group",
+        "security-group",
+        "subnet",
+        "vpc",
+    ]
+    assert sweep.find() == []
+
+
+def test_sweep_finds_a_bucket_killed_before_its_tags_by_the_run_prefix(aws: EmbeddedAWS) -> None:
+    """CreateBucket takes no tags (PutBucketTagging follows): a run killed between the two leaves an
+    untagged bucket, found by the run's name prefix; another run's bucket is left alone."""
+    s3 = _clients(aws)("s3")
+    s3.create_bucket(Bucket="mlinfra-rsweep05-models")
+    s3.put_object(Bucket="mlinfra-rsweep05-models", Key="model.pt", Body=b"x")
+    s3.create_bucket(Bucket="mlinfra-rsweep055-models")
+    target = _EndpointTarget("local", aws.endpoint_url, "us-east-1")
+    sweep = Sweep(target, "rsweep05", log=lambda _l: None)
+    assert [(r.kind, r.ident) for r in sweep.run()] == [("s3-bucket", "mlinfra-rsweep05-models")]
+    assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["mlinfra-rsweep055-models"]

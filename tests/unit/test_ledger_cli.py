@@ -101,6 +101,8 @@ def test_ages_and_arns() -> None:
     assert kind_of("arn:aws:s3:::b") == ("s3-bucket", "b")
     assert kind_of("arn:aws:logs:us-east-1:1:log-group:/aws/lambda/f:*") == ("log-group", "/aws/lambda/f")
     assert kind_of("arn:aws:iam::1:role/path/r") == ("iam-role", "r")
+    assert kind_of("arn:aws:apigateway:us-east-1::/apis/a1b2c3") == ("http-api", "a1b2c3")
+    assert kind_of("arn:aws:apigateway:us-east-1::/apis/a1b2c3/stages/$default") is None
 
 
 def test_cli_conventions(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,8 +1,9 @@
 """EC2 that refuses to delete what a network interface still uses, as AWS does.
 
 moto deletes a subnet or a security group whatever still sits in it. AWS refuses while a network
-interface is in the subnet or carries the group: 400 ``DependencyViolation``, "The subnet
-'subnet-…' has dependencies and cannot be deleted." and "resource sg-… has a dependent object".
+interface is in the subnet or carries the group, or another group's rule names the group: 400
+``DependencyViolation``, "The subnet 'subnet-…' has dependencies and cannot be deleted." and
+"resource sg-… has a dependent object".
 That is what a VPC Lambda's ENIs (:mod:`pytest_mlinfra.emulator.lambda_eni`) do to a destroy on
 AWS for tens of minutes after the function is gone. Lambda's attachments cannot be detached by
 anyone else (``OperationNotPermitted``), nor its in-use ENIs deleted (``InvalidNetworkInterface.InUse``).
@@ -44,6 +45,16 @@ class DependentEC2Backend(EC2Backend):
             or (group_id is not None and group_id in [group.id for group in eni._group_set])
         ]
 
+    def _referenced(self, group_id: str) -> bool:
+        """Whether another security group's ingress or egress rule names this group."""
+        for other in self.describe_security_groups():
+            if other.id == group_id:
+                continue
+            for rule in [*other.ingress_rules, *other.egress_rules]:
+                if (getattr(rule, "source_group", None) or {}).get("GroupId") == group_id:
+                    return True
+        return False
+
     def delete_subnet(self, subnet_id: str) -> Any:
         if self._enis_using(subnet_id=subnet_id):
             raise DependencyViolationError(
@@ -54,7 +65,7 @@ class DependentEC2Backend(EC2Backend):
     def delete_security_group(self, name: str | None = None, group_id: str | None = None) -> None:
         wanted = group_id or name
         group = self.get_security_group_by_name_or_id(wanted) if wanted else None
-        if group is not None and self._enis_using(group_id=group.id):
+        if group is not None and (self._enis_using(group_id=group.id) or self._referenced(group.id)):
             raise DependencyViolationError(f"resource {group.id} has a dependent object")
         super().delete_security_group(name, group_id)
 

@@ -36,7 +36,7 @@ from pytest_mlinfra.terraform.override import (
     ProviderSchema,
     write_override,
 )
-from pytest_mlinfra.terraform.process import TerraformInterrupted, TerraformProcess
+from pytest_mlinfra.terraform.process import INTERRUPT_GRACE_S, TerraformInterrupted, TerraformProcess
 from pytest_mlinfra.terraform.progress import ResourceSpan, TerraformProgress
 from pytest_mlinfra.terraform.provider_host import ServiceHost
 from pytest_mlinfra.terraform.reattach import StackProviders
@@ -189,6 +189,7 @@ class Stack:
     reattach: bool = False  # attach commands to one provider process per stack (see reattach)
     providers: StackProviders | None = None  # what they attach to, known once init has run
     provider_host: ServiceHost | None = None  # a kept stack: its providers live with the service
+    interrupt_grace_s: float = INTERRUPT_GRACE_S  # how long an interrupted command may finish (reap: short)
 
     @property
     def copy_root(self) -> Path:
@@ -226,6 +227,7 @@ class Stack:
             env=env,
             on_line=on_line,
             attach=providers.env_for if providers is not None else None,
+            interrupt_grace_s=self.interrupt_grace_s,
         )
 
     def attached_providers(self) -> StackProviders | None:
