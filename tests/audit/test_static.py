@@ -271,18 +271,24 @@ def test_exemptions(write_stack: Callable[..., Path]) -> None:
 
 def test_unknown_type_reported_once_not_guessed(write_stack: Callable[..., Path]) -> None:
     stack = write_stack(
-        'resource "aws_s3_bucket_versioning" "v" { bucket = "b" }\n'
-        'resource "aws_s3_bucket_versioning" "w" { bucket = "c" }\n'
+        'resource "aws_s3_bucket_future" "v" { bucket = "b" }\n'
+        'resource "aws_s3_bucket_future" "w" { bucket = "c" }\n'
         'resource "random_id" "r" {}\n'
     )
     [finding] = audit_hcl(stack, Policy())
-    assert (finding.address, finding.kind, finding.keys) == ("aws_s3_bucket_versioning", "unknown-type", ())
-    assert "aws_s3_bucket_versioning.v, aws_s3_bucket_versioning.w" in finding.message
+    assert (finding.address, finding.kind, finding.keys) == (
+        "aws_s3_bucket_future",
+        "unknown-type",
+        (),
+    )
+    assert "aws_s3_bucket_future.v, aws_s3_bucket_future.w" in finding.message
     assert "terraform init" in finding.message and "--schema" in finding.message
     schema: dict[str, Any] = {
         "provider_schemas": {
             "registry.terraform.io/hashicorp/aws": {
-                "resource_schemas": {"aws_s3_bucket_versioning": {"block": {"attributes": {"bucket": {}}}}}
+                "resource_schemas": {
+                    "aws_s3_bucket_future": {"block": {"attributes": {"bucket": {}}}}
+                }
             }
         }
     }

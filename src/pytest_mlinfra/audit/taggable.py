@@ -2,8 +2,8 @@
 
 Terraform's provider schema is the authority: a resource type is taggable iff its schema has a
 ``tags`` attribute. When no schema is at hand we use a table generated once from the real
-hashicorp/aws 3.39.0 schema (``scripts/gen_taggable_table.py``) and shipped with the package, so the
-audit works offline and without Terraform.
+hashicorp/aws 5.100.0 schema, plus the types only 3.39.0 still has (``scripts/gen_taggable_table.py``),
+and shipped with the package, so the audit works offline and without Terraform.
 """
 
 from __future__ import annotations
