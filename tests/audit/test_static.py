@@ -286,9 +286,7 @@ def test_unknown_type_reported_once_not_guessed(write_stack: Callable[..., Path]
     schema: dict[str, Any] = {
         "provider_schemas": {
             "registry.terraform.io/hashicorp/aws": {
-                "resource_schemas": {
-                    "aws_s3_bucket_future": {"block": {"attributes": {"bucket": {}}}}
-                }
+                "resource_schemas": {"aws_s3_bucket_future": {"block": {"attributes": {"bucket": {}}}}}
             }
         }
     }
