@@ -1,4 +1,4 @@
-"""The real hashicorp/aws provider (3.39) sees what it would see on AWS: managed policies, default encryption.
+"""The real hashicorp/aws provider (3.39.0, pinned: the 3.x drift is the point) sees what it would see on AWS.
 
 One small stack: a role with ``AWSLambdaVPCAccessExecutionRole`` attached through
 ``data "aws_iam_policy"`` by ARN, a bucket with SSE-S3 set inline (stable: AWS returns exactly
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 STACK = """
 terraform {
   required_providers {
-    aws = { source = "hashicorp/aws", version = ">= 3.39" }
+    aws = { source = "hashicorp/aws", version = "3.39.0" }
   }
 }
 provider "aws" {
