@@ -132,7 +132,8 @@ def _handle(signum: int, frame: FrameType | None) -> None:
     if _state.shield_depth:
         _state.noted_in_shield = True
         report(
-            f"{name} received: finishing the destroy first (a second signal stops it; resources may then remain)"
+            f"{name} received: finishing the destroy first "
+            "(a second signal stops it; resources may then remain)"
         )
         return
     report(
