@@ -98,17 +98,18 @@ def trial(after: float, profile: str) -> dict[str, Any]:
         seconds = time.monotonic() - signalled
         time.sleep(1.0)  # orphans get their death signal asynchronously
         text = out.read_text(errors="replace")
-        result = {
+        left = _left_processes(proc.pid, cache / "runs")
+        result: dict[str, Any] = {
             "after_s": after,
             "exit_code": code,
             "signal_to_exit_s": round(seconds, 1),
-            "processes_left": _left_processes(proc.pid, cache / "runs"),
+            "processes_left": left,
             "state_bytes_left": _states(cache / "runs"),
             "destroyed": "mlinfra: destroy: done in" in text,
             "swallowed": text.count("PytestUnraisableExceptionWarning"),
             "summary": text.strip().splitlines()[-1] if text.strip() else "",
         }
-        for pid in result["processes_left"]:  # leave nothing behind, even after a bad trial
+        for pid in left:  # leave nothing behind, even after a bad trial
             with contextlib.suppress(OSError):
                 os.kill(int(pid.split()[0]), signal.SIGKILL)
         return result
