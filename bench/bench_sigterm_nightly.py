@@ -108,6 +108,11 @@ def trial(after: float, profile: str) -> dict[str, Any]:
             "destroyed": "mlinfra: destroy: done in" in text,
             "swallowed": text.count("PytestUnraisableExceptionWarning"),
             "summary": text.strip().splitlines()[-1] if text.strip() else "",
+            "after_signal": [
+                line
+                for line in text[text.find("SIGTERM received") - 10 :].splitlines()
+                if line.startswith("mlinfra:") or "Exception ignored" in line or "Flaky" in line
+            ][:20],
         }
         for pid in left:  # leave nothing behind, even after a bad trial
             with contextlib.suppress(OSError):
