@@ -29,7 +29,7 @@ resource "terraform_data" "torn" {
 """
 
 
-def _terraform(tmp_path: Path, said: list[str]) -> TerraformProcess:
+def _terraform(tmp_path: Path) -> TerraformProcess:
     env = {"CHECKPOINT_DISABLE": "1", "TF_CLI_CONFIG_FILE": os.devnull}
     return TerraformProcess(str(tmp_path), binary=str(find_terraform().path), env=env)
 
@@ -40,7 +40,7 @@ def test_a_state_torn_by_a_killed_terraform_is_restored(
     said: list[str] = []
     monkeypatch.setattr("pytest_mlinfra.interrupts.report", said.append)
     (tmp_path / "main.tf").write_text(FIRST)
-    tf = _terraform(tmp_path, said)
+    tf = _terraform(tmp_path)
     tf.execute_command("init", "-input=false")
     tf.execute_command("apply", "-auto-approve", "-input=false")
     state = tmp_path / "terraform.tfstate"
