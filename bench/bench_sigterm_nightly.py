@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results"
 USER_CACHE = Path(os.environ.get("MLINFRA_CACHE_DIR", Path.home() / ".cache" / "pytest-mlinfra"))
 PROPERTY_TEST = re.compile(r"(suite\.py|test_properties\.py)::\S+")
+PROGRESS = re.compile(r"mlinfra: (apply|destroy) \d+/\d+ ")
 
 
 def _private_cache(root: Path) -> Path:
@@ -111,7 +112,9 @@ def trial(after: float, profile: str) -> dict[str, Any]:
             "after_signal": [
                 line
                 for line in text[text.find("SIGTERM received") - 10 :].splitlines()
-                if line.startswith("mlinfra:") or "Exception ignored" in line or "Flaky" in line
+                if (line.startswith("mlinfra:") and not PROGRESS.match(line))
+                or "Exception ignored" in line
+                or "Flaky" in line
             ][:20],
         }
         for pid in left:  # leave nothing behind, even after a bad trial
