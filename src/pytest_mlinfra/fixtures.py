@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import pytest
 
+from pytest_mlinfra import interrupts
 from pytest_mlinfra.errors import MlinfraError
 
 if TYPE_CHECKING:
@@ -79,7 +80,11 @@ def mlinfra_stack(
         try:
             mlinfra_run.destroy_stack()
         except MlinfraError as exc:
-            pytest.fail(f"mlinfra: {exc}", pytrace=False)
+            # Interrupted, what remains was printed at once (by the destroy, or the second signal's
+            # line); failing here would turn the interrupt into a setup error that every test
+            # repeats, and the session would go on.
+            if not interrupts.interrupted():
+                pytest.fail(f"mlinfra: {exc}", pytrace=False)
 
 
 @pytest.fixture(scope="session")

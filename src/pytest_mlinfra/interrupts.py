@@ -13,10 +13,18 @@ another long step (the destroy after an interrupted apply) asks :func:`abandoned
 While :func:`shielded` is active (a destroy in progress), the first signal is noted, not raised: the
 destroy finishes, which is what an interrupt would have asked for anyway. Plain module state: there
 is one set of signal handlers per process.
+
+A handler runs wherever the main thread happens to be, and some places swallow what it raises: a gc
+callback or ``__del__`` (the exception becomes an "unraisable" warning and the run goes on) and
+Hypothesis' engine internals (the interrupt turns into a flaky-test failure and the next example is
+drawn). So the first signal raises ``KeyboardInterrupt`` only in a safe frame; elsewhere it is
+pending, and re-delivered to the main thread every :data:`REDELIVER_S` until it lands in one (see
+:func:`_unsafe`). A pending interrupt is dropped once a destroy starts or a second signal arrives.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import sys
@@ -28,6 +36,15 @@ from types import FrameType
 from typing import Any
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+#  How often a pending interrupt (one that arrived in an unsafe frame) is re-delivered.
+REDELIVER_S = 0.05
+#  Packages whose frames must not see the KeyboardInterrupt raised (they would swallow or misreport it).
+_UNSAFE_PACKAGES = ("hypothesis",)
+_STDLIB = os.path.dirname(os.__file__)
+
+
+def _in_stdlib(filename: str) -> bool:
+    return filename.startswith(_STDLIB) and "-packages" not in filename
 
 
 def _say(line: str) -> None:
@@ -47,6 +64,9 @@ class _State:
     previous: dict[int, Any] = field(default_factory=dict)
     say: Callable[[str], None] = _say
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #  the first signal's KeyboardInterrupt, not yet raised in a safe frame (its signal name)
+    pending: str = ""
+    redeliveries: int = 0  # re-deliveries sent and not yet handled (not counted as user signals)
 
 
 _state = _State()
@@ -97,21 +117,79 @@ def note(signum: int) -> None:
 
 
 def _handle(signum: int, frame: FrameType | None) -> None:
+    with _state.lock:
+        redelivered = _state.redeliveries > 0
+        if redelivered:
+            _state.redeliveries -= 1
+    if redelivered:
+        _deliver(frame)
+        return
     note(signum)
     if len(_state.received) > 1:
+        _state.pending = ""
         return
+    name = signal.Signals(signum).name
     if _state.shield_depth:
         _state.noted_in_shield = True
         report(
-            f"{signal.Signals(signum).name} received: finishing the destroy first "
+            f"{name} received: finishing the destroy first "
             "(a second signal stops it; resources may then remain)"
         )
         return
     report(
-        f"{signal.Signals(signum).name} received: stopping; the stack is destroyed and the target "
+        f"{name} received: stopping; the stack is destroyed and the target "
         "stopped first (a second signal skips that)"
     )
-    raise KeyboardInterrupt(signal.Signals(signum).name)
+    _state.pending = name
+    _deliver(frame)
+
+
+def _deliver(frame: FrameType | None) -> None:
+    """Raise the pending interrupt here if this frame is safe, else try again shortly."""
+    name = _state.pending
+    if not name or _state.shield_depth or abandoned():
+        _state.pending = ""
+        return
+    if _unsafe(frame):
+        threading.Timer(REDELIVER_S, _redeliver).start()
+        return
+    _state.pending = ""
+    raise KeyboardInterrupt(name)
+
+
+def _redeliver() -> None:
+    """From a timer thread: run the handler again in the main thread (a real signal, so a blocking
+    call there is interrupted too; the handler does not count it as the user's)."""
+    if not _state.pending or not _state.previous:
+        return
+    main = threading.main_thread()
+    if not main.is_alive() or main.ident is None:
+        return
+    with _state.lock:
+        _state.redeliveries += 1
+    try:
+        signal.pthread_kill(main.ident, signal.SIGINT)
+    except (OSError, ValueError):
+        with _state.lock:
+            _state.redeliveries -= 1
+
+
+def _unsafe(frame: FrameType | None) -> bool:
+    """Whether an exception raised in this frame could be swallowed on its way to pytest.
+
+    Unsafe: anywhere under a gc callback or a ``__del__`` (CPython prints and drops what they
+    raise), or where the innermost frame outside the standard library is Hypothesis' own code
+    (its engine turns an interrupt in its bookkeeping into a flaky failure)."""
+    callbacks = {getattr(cb, "__code__", None) for cb in gc.callbacks}
+    owner = ""
+    while frame is not None:
+        code = frame.f_code
+        if code in callbacks or code.co_name == "__del__":
+            return True
+        if not owner and not _in_stdlib(code.co_filename):
+            owner = str(frame.f_globals.get("__name__", "")) or "?"
+        frame = frame.f_back
+    return owner.split(".")[0] in _UNSAFE_PACKAGES
 
 
 def install() -> bool:
@@ -140,6 +218,8 @@ def reset() -> None:
         _state.received.clear()
         _state.children.clear()
         _state.noted_in_shield = False
+        _state.pending = ""
+        _state.redeliveries = 0
         _state.leftover_hint = lambda: ""
         _state.say = _say  # a session's reporter must not outlive it (its terminal is closed)
 

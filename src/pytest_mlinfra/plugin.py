@@ -11,6 +11,7 @@ The plugin owns the session's state (:class:`SessionState`, in the config stash)
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import time
@@ -417,6 +418,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if state.started is not None:
         state.started.stop_target()  # safety net: nothing left running, whatever happened
     if state.signals_installed:
+        if interrupts.interrupted():
+            # Stopping is what the signal asked: the stack is destroyed and the target stopped, so
+            # the interpreter's final sweep of every object (seconds with torch loaded) is skipped.
+            gc.freeze()
         interrupts.restore()
 
 

@@ -124,6 +124,7 @@ class Run:
         self.workdir = self.runs_dir / settings.run_id
         self.stack: Stack | None = None
         self.provider_installed: str | None = None  # what init installed, kept past destroy (report)
+        self._destroying: Stack | None = None  # the stack while destroy_stack runs (leftover_hint)
         self.kept: KeptStack | None = None  # --mlinfra-reuse: the kept stack this run applies to
         self.ledger: Ledger | None = None
         self.latencies = LatencyLog()
@@ -513,6 +514,7 @@ class Run:
             resource_spans=self.resource_spans,
             reattach=self.settings.reattach_providers,
             provider_host=self._provider_host(target),
+            outlives_process=lambda: self.target.outlives_session,
         )
 
     def _provider_host(self, target: Target | None) -> ServiceHost | None:
@@ -567,8 +569,8 @@ class Run:
 
     def leftover_hint(self) -> str:
         """What remains and how to finish (printed when the user gives up with a second signal)."""
-        stack = self.stack
-        if stack is None or not stack.applied:
+        stack = self.stack or self._destroying
+        if stack is None or not (stack.applied or stack.apply_started):
             return "Nothing was deployed by this run."
         if not self.target.outlives_session:
             return "The embedded AWS stops with this process, so nothing stays deployed."
@@ -776,9 +778,11 @@ class Run:
             return
         if stack.installed:
             self.provider_installed = stack.provider_line()
+        self._destroying = stack
         try:
             self._destroy_stack(stack)
         finally:
+            self._destroying = None
             stack.stop_providers()
 
     def _destroy_stack(self, stack: Stack) -> None:

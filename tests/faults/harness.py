@@ -123,10 +123,11 @@ def start(
     stack: str = "network",
     args: tuple[str, ...] = (),
     env: dict[str, str] | None = None,
+    user_tests: str = USER_TESTS,
 ) -> FaultRun:
     tests = tmp_path / "user"
     tests.mkdir(exist_ok=True)
-    (tests / "test_user.py").write_text(USER_TESTS)
+    (tests / "test_user.py").write_text(user_tests)
     output = tmp_path / "pytest.out"
     full_env = {
         **os.environ,

@@ -104,6 +104,98 @@ def test_signal_during_tests(tmp_path: Path, cache: Path, cleanup: list[FaultRun
     _assert_clean_local(run)
 
 
+#  A property test whose examples each spend most of their time in a gc callback, as Hypothesis'
+#  own gc_callback does for an instant: a KeyboardInterrupt raised there is swallowed by CPython
+#  ("Exception ignored in: <function gc_callback>") and the run goes on through 10,000 examples.
+GC_CALLBACK_TESTS = """
+import gc, time
+from hypothesis import given, settings, strategies as st
+
+def slow_gc_callback(phase, info):
+    if phase == "start":
+        print("FAULT-IN-GC-CALLBACK", flush=True)
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline:  # Python code: a signal handler runs in here
+            pass
+
+@settings(max_examples=10_000, deadline=None, database=None)
+@given(st.integers())
+def test_property(mlinfra_stack, value):
+    assert mlinfra_stack.outputs["bucket_name"]
+    gc.callbacks.append(slow_gc_callback)
+    try:
+        gc.collect()
+    finally:
+        gc.callbacks.remove(slow_gc_callback)
+    time.sleep(0.2)
+"""
+
+
+def test_sigterm_in_a_gc_callback_of_a_property_test(
+    tmp_path: Path, cache: Path, cleanup: list[FaultRun]
+) -> None:
+    run = start(tmp_path, cache, user_tests=GC_CALLBACK_TESTS)
+    cleanup.append(run)
+    run.wait_until(output_has("FAULT-IN-GC-CALLBACK"))
+    run.send(signal.SIGTERM)  # lands in the callback: it runs 0.5 s of each 0.7 s example
+    code, seconds = run.finish(timeout_s=120)
+    _figure("SIGTERM in a gc callback of a property test -> exit", f"{seconds:.1f} s")
+    out = run.text
+    assert code == 2, out[-3000:]
+    assert "PytestUnraisableExceptionWarning" not in out and "Exception ignored" not in out, out[-3000:]
+    assert "Flaky" not in out, out[-3000:]
+    assert "mlinfra: SIGTERM received" in out and "mlinfra: destroy: done in" in out
+    assert run.statuses == ["applying", "applied", "destroying", "destroyed"]
+    _assert_clean_local(run)
+
+
+def test_two_sigints_during_apply_keep_the_state(
+    tmp_path: Path, cache: Path, cleanup: list[FaultRun]
+) -> None:
+    """The second interrupt makes Terraform exit at once, even mid-write: the state must survive,
+    and what remains is said once, consistently."""
+    run = start(tmp_path, cache)
+    cleanup.append(run)
+    run.wait_until(applying_for(0.0))
+    endpoint = str(run.ledgers[-1]["endpoint"])
+    run.wait_until(lambda r: bool(_tagged_at(endpoint, r.run_id)))  # apply has created something
+    run.send(signal.SIGINT)
+    time.sleep(1.0)
+    run.send(signal.SIGINT)
+    code, seconds = run.finish()
+    out = run.text
+    state = run.runs_dir / run.run_id / "stack" / "terraform.tfstate"
+    size = state.stat().st_size if state.exists() else None
+    _figure(
+        "two SIGINTs during apply -> exit", f"{seconds:.1f} s, state {size} bytes: {state_resources(run)}"
+    )
+    assert code == 2, out[-3000:]
+    assert size != 0, "a state file is never left empty"
+    assert "Nothing was deployed by this run." not in out, out[-3000:]
+    assert out.count("nothing stays deployed") == 1, out[-3000:]
+    assert "NOT DESTROYED" not in out and "DESTROY FAILED" not in out, out[-3000:]
+    assert wait_no_processes(run) == []
+
+
+def test_two_sigints_during_destroy_on_the_embedded_aws(
+    tmp_path: Path, cache: Path, cleanup: list[FaultRun]
+) -> None:
+    """The embedded AWS stops with the run: no "DESTROY FAILED ... still deployed" after it."""
+    run = start(tmp_path, cache)
+    cleanup.append(run)
+    run.wait_until(status_is("destroying"))
+    run.send(signal.SIGINT)
+    time.sleep(1.0)
+    run.send(signal.SIGINT)
+    code, seconds = run.finish()
+    out = run.text
+    _figure("two SIGINTs during destroy (local) -> exit", f"{seconds:.1f} s")
+    assert code == 2, out[-3000:]
+    assert "DESTROY FAILED" not in out and "NOT DESTROYED" not in out, out[-3000:]
+    assert out.count("nothing stays deployed") == 1, out[-3000:]
+    assert wait_no_processes(run) == []
+
+
 def test_signal_during_destroy_lets_it_finish(tmp_path: Path, cache: Path, cleanup: list[FaultRun]) -> None:
     run = start(tmp_path, cache)
     cleanup.append(run)

@@ -8,6 +8,8 @@ overrides exactly that, keeping tftest's parsing of plan/output/state on top. Ea
   state and stops its providers (the providers share the group, so a final ``killpg`` reaches them);
 - gets ``PR_SET_PDEATHSIG`` (Linux): SIGTERM when the run's process dies, even by SIGKILL. For
   Terraform a SIGTERM is a graceful interrupt, so even a killed run leaves a written state behind.
+- writes the state under a :class:`~.state_guard.StateGuard` (apply, destroy, import, refresh): a
+  state left torn by a Terraform that exited mid-write (a second interrupt) is put back.
 
 Spawning (own session, parent-death signal from a long-lived thread) lives in
 :mod:`pytest_mlinfra.children`, re-exported here: use ``spawn(argv, ...)`` instead of
@@ -23,12 +25,14 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import Any
 
 import tftest
 
 from pytest_mlinfra import interrupts
 from pytest_mlinfra.children import KILL_AFTER_S, child_preexec, group_alive, kill_group, spawn
+from pytest_mlinfra.terraform.state_guard import StateGuard
 
 __all__ = [
     "TerraformInterrupted",
@@ -41,6 +45,8 @@ __all__ = [
 
 #  How long an interrupted Terraform may take to finish its in-flight calls and write its state.
 INTERRUPT_GRACE_S = 300.0
+#  Commands that write terraform.tfstate (guarded against a torn write, see state_guard).
+STATE_WRITERS = frozenset({"apply", "destroy", "import", "refresh"})
 
 
 class TerraformInterrupted(KeyboardInterrupt):
@@ -86,6 +92,14 @@ class TerraformProcess(tftest.TerraformTest):  # type: ignore[misc]
     def _execute(
         self, cmd: str, cmd_args: tuple[str, ...], env: dict[str, str]
     ) -> tftest.TerraformCommandOutput:
+        if cmd not in STATE_WRITERS:
+            return self._execute_child(cmd, cmd_args, env)
+        with StateGuard(Path(self.tfdir) / "terraform.tfstate", interrupts.report):
+            return self._execute_child(cmd, cmd_args, env)
+
+    def _execute_child(
+        self, cmd: str, cmd_args: tuple[str, ...], env: dict[str, str]
+    ) -> tftest.TerraformCommandOutput:
         out_lines: list[str] = []
         err_chunks: list[str] = []
         proc = spawn(
@@ -117,7 +131,9 @@ class TerraformProcess(tftest.TerraformTest):  # type: ignore[misc]
                 for reader in readers:
                     reader.join(timeout=KILL_AFTER_S)
         out, err = "".join(out_lines), "".join(err_chunks)
-        if retcode in (1, 11):
+        if retcode < 0:  # killed by a signal (the OOM killer, a SIGKILL): no success to report
+            err += f"\nterraform {cmd} was killed by {signal.Signals(-retcode).name}\n"
+        if retcode in (1, 11) or retcode < 0:
             raise tftest.TerraformTestError(f"Error running command {cmd}: {retcode} {out} {err}", err)
         return tftest.TerraformCommandOutput(retcode, out, err)
 

@@ -190,6 +190,9 @@ class Stack:
     providers: StackProviders | None = None  # what they attach to, known once init has run
     provider_host: ServiceHost | None = None  # a kept stack: its providers live with the service
     interrupt_grace_s: float = INTERRUPT_GRACE_S  # how long an interrupted command may finish (reap: short)
+    #  Whether what is deployed outlives this process (False: the embedded AWS stops with it, so a
+    #  destroy cut short by a second signal leaves nothing behind and says nothing more).
+    outlives_process: Callable[[], bool] = lambda: True
 
     @property
     def copy_root(self) -> Path:
@@ -621,6 +624,8 @@ class Stack:
             return
         if interrupts.abandoned():
             self.on_status("interrupted", "destroy skipped after a second signal")
+            if not self.outlives_process():
+                return  # the second signal's line said it: nothing stays deployed
             raise MlinfraError(
                 f"NOT DESTROYED (second signal), resources may still be deployed; state: {self.state_file}",
                 self.finish_hint(),
@@ -640,6 +645,8 @@ class Stack:
                 self.log(f"terraform destroy reported an error, yet the state holds no resources: {what}")
                 return
             self.on_status("interrupted" if stopped else "destroy-failed", what)
+            if stopped and not self.outlives_process():
+                return  # the second signal's line said it: nothing stays deployed
             count = f"{_resources(left)} still deployed" if left else "resources may still be deployed"
             error = MlinfraError(
                 f"DESTROY FAILED, {count} ({what}); state: {self.state_file}", self.finish_hint()
