@@ -49,7 +49,21 @@ def down_main(argv: list[str]) -> int:
     parser.add_argument(
         "--keep-running", action="store_true", help="destroy the kept stacks but leave the service running"
     )
+    parser.add_argument(
+        "--force", action="store_true", help="stop the service even while a pytest run is deploying into it"
+    )
     args = parser.parse_args(argv)
+    if args.target == "local" and not args.keep_running and not args.force:
+        busy = _runs_using_the_service()
+        if busy:
+            more = f" (and {len(busy) - 1} more)" if len(busy) > 1 else ""
+            print(
+                f"mlinfra down: run {busy[0].run_id} (pytest pid {busy[0].pid}) is deploying into the "
+                f"service right now{more}; nothing was stopped. "
+                "let it finish (or stop it), then: mlinfra down; or stop it anyway: mlinfra down --force",
+                file=sys.stderr,
+            )
+            return 1
     failed = kept.destroy_all(args.target, log=print)
     if args.target == "local" and not args.keep_running:
         if failed:
@@ -62,6 +76,26 @@ def down_main(argv: list[str]) -> int:
         stopped = service.stop_service()
         print(f"embedded AWS stopped (pid {stopped.pid})" if stopped else "embedded AWS was not running")
     return 1 if failed else 0
+
+
+def _runs_using_the_service() -> list[Any]:
+    """Unfinished runs of a live pytest process whose target is the running service: stopping the
+    service would pull the embedded AWS from under them (their destroy could not run)."""
+    from pytest_mlinfra.ledger import iter_ledgers
+    from pytest_mlinfra.reap import default_runs_dir
+
+    record = service.running_service()
+    if record is None:
+        return []
+    return [
+        ledger
+        for ledger in iter_ledgers(default_runs_dir())
+        if ledger.target == "local"
+        and ledger.endpoint == record.endpoint_url
+        and not ledger.finished
+        and not ledger.kept
+        and ledger.pid_alive()
+    ]
 
 
 def _status_json(record: Any) -> dict[str, Any]:
