@@ -241,7 +241,7 @@ def test_off_by_default_no_enis_and_nothing_held(
     aws: EmbeddedAWS, tmp_path_factory: pytest.TempPathFactory, probe_zip: bytes
 ) -> None:
     with EmbeddedAWS(state_dir=tmp_path_factory.mktemp("off")) as off:
-        assert off.lambda_eni_release_s == 0
+        assert off.config.lambda_eni_release_s == 0
         session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing")
         ec2 = session.client("ec2", endpoint_url=off.endpoint_url, region_name=REGION)
         lam = session.client("lambda", endpoint_url=off.endpoint_url, region_name=REGION)
