@@ -158,7 +158,7 @@ def test_sigterm_stops_a_reap_without_leaving_a_provider(
             text=True,
             env=_env(run.cache),
         )
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + 420  # generous: a loaded CI machine is slow to get there
     while "still destroying" not in log.read_text():  # the subnet is refused, the provider retries
         assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
         time.sleep(0.2)
@@ -168,7 +168,7 @@ def test_sigterm_stops_a_reap_without_leaving_a_provider(
     proc.wait(timeout=360)
     out = log.read_text()
     seconds = time.monotonic() - signalled
-    left = wait_no_processes(run)
+    left = wait_no_processes(run, timeout_s=30)
     _figure("SIGTERM to a hung reap", f"exit {proc.returncode} {seconds:.1f} s after; processes left: {left}")
     assert left == [], "no terraform or provider outlives the stopped reap"
     assert proc.returncode == 128 + signal.SIGTERM, out[-3000:]
