@@ -140,7 +140,28 @@ def reap_run(
     sweep_timeout_s: float | None = None,
 ) -> ReapResult:
     """Finish one run: destroy from its state, sweep by tag, remove the run dir when clean."""
+    from botocore.exceptions import EndpointConnectionError
+
     started = time.monotonic()
+    try:
+        return _reap_run(ledger, yes, log, sweep_timeout_s, started)
+    except EndpointConnectionError as exc:  # the target went away mid-sweep (a stopped service)
+        return ReapResult(
+            ledger.run_id,
+            "failed",
+            f"lost the {ledger.target} target while reaping ({exc}); run dir kept",
+            0,
+            time.monotonic() - started,
+        )
+
+
+def _reap_run(
+    ledger: Ledger,
+    yes: bool,
+    log: Callable[[str], None],
+    sweep_timeout_s: float | None,
+    started: float,
+) -> ReapResult:
 
     def result(outcome: str, detail: str, removed: int = 0) -> ReapResult:
         return ReapResult(ledger.run_id, outcome, detail, removed, time.monotonic() - started)
