@@ -55,7 +55,9 @@ def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def emulator(private_cache: Path) -> Iterator[service.EmulatorProcess]:
-    record, started = service.start_service(lambda_eni_release_s=DELAY_S)
+    from pytest_mlinfra.emulator.config import EmulatorConfig
+
+    record, started = service.start_service(config=EmulatorConfig(lambda_eni_release_s=DELAY_S))
     assert started
     try:
         yield record
