@@ -265,9 +265,12 @@ def test_what_the_mirrors_cannot_serve_comes_from_the_registry(
 
 
 @pytest.mark.slow
-def test_a_registry_or_git_module_constraint_counts_too(offline: InternetProxy, tmp_path: Path) -> None:
+def test_a_registry_or_git_module_constraint_counts_too(
+    offline: InternetProxy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if shutil.which("git") is None:
         pytest.skip("git is needed for a git module source")
+    monkeypatch.setenv("MLINFRA_MACHINE_MIRRORS", "")  # no 5.x anywhere here: only the bundled 3.39
     module = tmp_path / "module-repo"
     module.mkdir()
     (module / "main.tf").write_text(

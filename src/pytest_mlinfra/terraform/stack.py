@@ -356,7 +356,7 @@ class Stack:
             self.toolchain.remember_unreachable()
             offline = self.toolchain.plan(requirements, offline=True)
             if not offline.served:
-                raise self._provider_error(exc, plan) or exc from None
+                raise self._provider_error(exc, offline) or exc from None  # says what the fallbacks hold
             self.failed = False  # that init's failure is answered by this one
             plan = offline
             try:

@@ -3,7 +3,7 @@ terraform {
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = ">= 3.39"
+      version = "3.39.0" # the 3.x module shapes (source_json etc.), the floor
     }
   }
 }
