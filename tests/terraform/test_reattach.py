@@ -49,6 +49,13 @@ PROVIDERS = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _versions_as_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    """3.39.0 cases take the bundled mirror, 5.100.0 cases name /opt/tf-plugins themselves: this
+    machine's mirror is no fallback here, so each case runs the version it names."""
+    monkeypatch.setenv("MLINFRA_MACHINE_MIRRORS", "")
+
+
 def _settings(version: str, stack: Path, runs: Path, **more: object) -> Settings:
     if version == "5.100.0":
         return Settings(
