@@ -64,8 +64,7 @@ class EmulatorConfig:
         return cls(
             lambda_concurrency=_env_number(CONCURRENCY_ENV, int),
             lambda_eni_release_s=_env_number(ENI_RELEASE_ENV, float) or 0.0,
-            lambda_host_python=os.environ.get(HOST_PYTHON_ENV, "").strip().lower()
-            in ("1", "true", "yes", "on"),
+            lambda_host_python=host_python_from_env(),
         )
 
     def to_json(self) -> str:
@@ -84,6 +83,11 @@ class EmulatorConfig:
                 f"give a JSON object with the keys {', '.join(sorted(known))}",
             )
         return cls(**data)
+
+
+def host_python_from_env() -> bool:
+    """``$MLINFRA_LAMBDA_HOST_PYTHON`` set to a true value (1, true, yes, on)."""
+    return os.environ.get(HOST_PYTHON_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _env_number(name: str, kind: type[Any]) -> Any:

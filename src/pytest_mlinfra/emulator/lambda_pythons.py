@@ -68,7 +68,9 @@ def _running() -> str:
 
 
 def host_stand_in() -> bool:
-    return os.environ.get(HOST_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+    from pytest_mlinfra.emulator.config import host_python_from_env
+
+    return host_python_from_env()
 
 
 @functools.cache
