@@ -6,7 +6,7 @@ python scripts/canary.py --table-only   # the table for an env tox already built
 
 `tox -e latest` ignores the lock: it installs the newest releases pyproject admits, then the newest
 moto, boto3, botocore, hypothesis and pytest even past pyproject's caps, and runs the main job, the
-emulator tests and the unit tests. The table lists each package whose newest release differs from
+emulator's fast tests and the unit tests. The table lists each package whose newest release differs from
 constraints/lock.txt; its first line says whether the canary passed and, if not, what to look at.
 When it is green, `python scripts/lock.py --upgrade` refreshes the lock (then run the suite).
 """

@@ -77,11 +77,20 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(f"{PROG} {version()}\n")
         return 0
     name, rest = args[0], args[1:]
+    _line_buffered()
     command = COMMANDS.get(name)
     if command is None:
         sys.stderr.write(f"{PROG}: error: unknown command {name!r}. Use one of: {', '.join(COMMANDS)}\n")
         return 2
     return command.load()(rest)
+
+
+def _line_buffered() -> None:
+    """Progress lines reach a log file or a pipe (cron, ``| tee``) as they happen, not at exit."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(line_buffering=True)
 
 
 if __name__ == "__main__":
