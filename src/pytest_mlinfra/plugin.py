@@ -407,7 +407,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return
     from pytest_mlinfra.reporting import report_figures
 
-    for name, value in report_figures(state.started, state.loop_seconds).items():
+    for name, value in report_figures(state.started, state.loop_seconds, state.loop_window).items():
         xml.add_global_property(name, f"{value:.3f}")
 
 
@@ -499,7 +499,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     from pytest_mlinfra.reporting import stage_table
 
     terminalreporter.section("mlinfra")
-    for line in stage_table(run, state.loop_seconds):
+    for line in stage_table(run, state.loop_seconds, state.loop_window):
         terminalreporter.write_line(line)
     if run.findings is not None:
         from pytest_mlinfra.audit import render

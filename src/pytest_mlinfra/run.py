@@ -40,7 +40,7 @@ from pytest_mlinfra.targets.base import Target
 from pytest_mlinfra.terraform.progress import ResourceSpan
 from pytest_mlinfra.terraform.provider_host import ServiceHost
 from pytest_mlinfra.terraform.source import check_stack_dir
-from pytest_mlinfra.terraform.stack import Stack, StageTimer
+from pytest_mlinfra.terraform.stack import Stack, StageSpan, StageTimer
 from pytest_mlinfra.terraform.toolchain import AWS_PROVIDER, Toolchain, cache_root, find_terraform
 
 if TYPE_CHECKING:
@@ -868,6 +868,7 @@ class Run:
         """What an xdist worker measured, as JSON-able data for the controller's summary and JUnit."""
         return {
             "stages": dict(self.timer.seconds),
+            "stage_spans": [asdict(span) for span in self.timer.spans],
             "latencies": [asdict(sample) for sample in self.latencies.samples],
             "findings": None if self.findings is None else [asdict(f) for f in self.findings],
         }
@@ -876,6 +877,8 @@ class Run:
         """Fold an xdist worker's figures into the controller's."""
         for stage, seconds in figures.get("stages", {}).items():
             self.timer.seconds[stage] = self.timer.seconds.get(stage, 0.0) + float(seconds)
+        # When: the worker's apply runs inside the controller's test loop, which is not test time.
+        self.timer.spans.extend(StageSpan(**span) for span in figures.get("stage_spans", []))
         for sample in figures.get("latencies", []):
             self.latencies.add(Sample(**sample))
         if figures.get("findings") is not None:

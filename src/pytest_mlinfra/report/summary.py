@@ -173,7 +173,7 @@ def build_summary(
         return summary
     if run.failure is not None:
         summary["failure"] = {"stage": run.failure[0], "reason": run.failure[1]}
-    summary["stages_s"] = {k: round(v, 3) for k, v in stage_seconds(run, loop_seconds).items()}
+    summary["stages_s"] = {k: round(v, 3) for k, v in stage_seconds(run, loop_seconds, loop_window).items()}
     origin, stages, resources = _timeline(run, loop_window)
     if origin is not None:
         summary["timeline"] = {"origin": origin, "stages": stages, "resources": resources}
