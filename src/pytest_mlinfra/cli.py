@@ -86,11 +86,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _line_buffered() -> None:
-    """Progress lines reach a log file or a pipe (cron, ``| tee``) as they happen, not at exit."""
-    for stream in (sys.stdout, sys.stderr):
-        reconfigure = getattr(stream, "reconfigure", None)
-        if reconfigure is not None:
-            reconfigure(line_buffering=True)
+    """Progress lines reach a log file or a pipe (cron, ``| tee``) as they happen, not at exit
+    (stderr is line-buffered by Python already)."""
+    reconfigure = getattr(sys.stdout, "reconfigure", None)  # absent on a replaced stdout
+    if reconfigure is not None:
+        reconfigure(line_buffering=True)
 
 
 if __name__ == "__main__":

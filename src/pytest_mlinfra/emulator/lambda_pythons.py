@@ -28,10 +28,11 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from pytest_mlinfra.emulator.config import HOST_PYTHON_ENV, host_python_from_env
 from pytest_mlinfra.errors import MlinfraError
 
 PYTHON_ENV = "MLINFRA_LAMBDA_PYTHON"  # an interpreter to use for its own version
-HOST_ENV = "MLINFRA_LAMBDA_HOST_PYTHON"  # "1": every runtime runs on the emulator's Python (stand-in)
+HOST_ENV = HOST_PYTHON_ENV  # "1": every runtime runs on the emulator's Python (stand-in)
 RUNTIME_DISTRIBUTIONS = ("awslambdaric", "boto3")
 # Amazon Linux 2 (python3.8-3.11) has glibc 2.26, Amazon Linux 2023 (python3.12+) glibc 2.34.
 _GLIBC = {"al2": 26, "al2023": 34}
@@ -65,12 +66,6 @@ def python_version(runtime: str) -> str | None:
 
 def _running() -> str:
     return f"{sys.version_info[0]}.{sys.version_info[1]}"
-
-
-def host_stand_in() -> bool:
-    from pytest_mlinfra.emulator.config import host_python_from_env
-
-    return host_python_from_env()
 
 
 @functools.cache
@@ -297,7 +292,7 @@ def resolve(runtime: str, architecture: str, cache: Path, host: bool | None = No
     ``host``: every runtime on this Python (the stand-in; None: ``$MLINFRA_LAMBDA_HOST_PYTHON``, how
     LocalStack's executor is configured)."""
     wanted = python_version(runtime)
-    if wanted is None or (host_stand_in() if host is None else host):
+    if wanted is None or (host_python_from_env() if host is None else host):
         return RuntimePython(runtime, sys.executable, "this Python", stand_in=wanted != _running())
     found = find_python(runtime)
     if found is None:
