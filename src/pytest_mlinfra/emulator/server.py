@@ -6,10 +6,11 @@ memoized: :mod:`~pytest_mlinfra.emulator.dispatch`) behind the emulator's operat
 :class:`~pytest_mlinfra.emulator.failfast.FailFast` and Lambda's Invoke request checks
 (:mod:`~pytest_mlinfra.emulator.invoke_request`) and the HTTP front ends
 (:mod:`~pytest_mlinfra.emulator.function_urls`, :mod:`~pytest_mlinfra.emulator.http_api`, routed by
-``Host``), with the emulator's backends registered
-(:mod:`pytest_mlinfra.emulator.install`). moto's state is process-wide: several ``EmbeddedAWS``
-in one process share resources; EFS storage goes to the ``state_dir`` of the most recently started
-one, and each stops only the Lambda workers it started. moto's state is reset when the last one stops.
+``Host``), behind the replay of answered SDK retries (:mod:`~pytest_mlinfra.emulator.retries`),
+with the emulator's backends registered (:mod:`pytest_mlinfra.emulator.install`). moto's state is
+process-wide: several ``EmbeddedAWS`` in one process share resources; EFS storage goes to the
+``state_dir`` of the most recently started one, and each stops only the Lambda workers it started.
+moto's state is reset when the last one stops.
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ class EmbeddedAWS:
         from pytest_mlinfra.emulator.invoke_request import InvokeRequestChecks
         from pytest_mlinfra.emulator.lambda_pool import WorkerPool
         from pytest_mlinfra.emulator.operations import OperationLayer
+        from pytest_mlinfra.emulator.retries import ReplayAnsweredRetries
 
         if self.port:
             check_port_free(self.host, self.port)
@@ -101,8 +103,12 @@ class EmbeddedAWS:
             def log_request(self, *args: Any) -> None:  # one line per request drowns test output
                 pass
 
-        app = HttpApis(
-            FunctionUrls(FailFast(InvokeRequestChecks(OperationLayer(CachedDispatcher(create_backend_app)))))
+        app = ReplayAnsweredRetries(
+            HttpApis(
+                FunctionUrls(
+                    FailFast(InvokeRequestChecks(OperationLayer(CachedDispatcher(create_backend_app))))
+                )
+            )
         )
         try:
             server = make_server(self.host, self.port, app, threaded=True, request_handler=QuietHandler)
