@@ -60,6 +60,7 @@ class SessionState:
     results: SessionResults | None = None  # test outcomes and example counts for the reports
     loop_window: tuple[float, float] | None = None  # epoch seconds of the test loop (the timeline)
     fixtures_used: set[str] = field(default_factory=set)  # pre-flight checks the outputs they read
+    property_lines: list[str] = field(default_factory=list)  # not a TTY: shown in the summary instead
     _run: Run | None = None
 
     @property
@@ -345,9 +346,14 @@ class ReportHooks:
         with results.observing(item.nodeid):
             outcome = yield
         result = results.results.get(item.nodeid)
-        if result is not None and result.examples and self.state.progress is not None:
+        progress = self.state.progress
+        if result is not None and result.examples and progress is not None:
             shrinks = f", {result.shrinks} shrink steps" if result.shrinks else ""
-            self.state.progress(f"property {item.name}: {result.examples} examples{shrinks}")
+            line = f"property {item.name}: {result.examples} examples{shrinks}"
+            if progress.tty:
+                progress(line)
+            else:  # a pipe: a line between results would make pytest print the file name again
+                self.state.property_lines.append(line)
         return outcome
 
     @pytest.hookimpl(tryfirst=True)
@@ -512,6 +518,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(f"cost-tag audit ({tags}): {verdict}{again}")
         if run.findings:
             terminalreporter.write(render(run.findings, "text"))
+    for line in state.property_lines:
+        terminalreporter.write_line(line)
     if run.latencies.samples:
         terminalreporter.write_line(f"predictor latency (client wall time): {format_summary(run.latencies)}")
     if run.packages is not None:

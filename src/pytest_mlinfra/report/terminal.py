@@ -4,7 +4,9 @@ property tests), respecting how the user asked pytest to talk.
 - ``-p no:terminal``: there is no terminal reporter, so nothing is shown;
 - ``-q`` (verbosity < 0): nothing is shown;
 - a TTY: one line per stage, rewritten in place, ended when pytest writes its next result;
-- not a TTY (CI logs): each line as it comes, plain text, no carriage returns.
+- not a TTY (CI logs): each line of a stage as it comes, plain text, no carriage returns; the
+  property tests' example counts wait for the summary (a line between two results makes pytest
+  print the test file's name again).
 
 Lines can arrive from a reader thread (Terraform's stdout), hence the lock.
 """
