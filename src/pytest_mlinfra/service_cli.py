@@ -23,7 +23,7 @@ def _parser(command: str, text: str) -> argparse.ArgumentParser:
 
 
 def up_main(argv: list[str]) -> int:
-    parser = _parser("up", "start the embedded AWS as a background service")
+    parser = _parser("up", "Start the embedded AWS as a background service.")
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     emulator_config.add_arguments(parser)
     args = parser.parse_args(argv)
@@ -39,7 +39,7 @@ def up_main(argv: list[str]) -> int:
 
 
 def down_main(argv: list[str]) -> int:
-    parser = _parser("down", "destroy the kept stacks, then stop the embedded AWS service")
+    parser = _parser("down", "Destroy the kept stacks, then stop the embedded AWS service.")
     parser.add_argument(
         "--target",
         choices=("local", "localstack", "aws"),
@@ -123,7 +123,7 @@ def _status_json(record: Any) -> dict[str, Any]:
 
 
 def status_main(argv: list[str]) -> int:
-    parser = _parser("status", "what runs and what is kept")
+    parser = _parser("status", "Show what runs (the embedded AWS service) and what is kept.")
     parser.add_argument(
         "--json", action="store_true", help="one JSON object: the service and the kept stacks"
     )
