@@ -22,6 +22,7 @@ from typing import Any
 
 from pytest_mlinfra.children import pid_running
 from pytest_mlinfra.errors import MlinfraError
+from pytest_mlinfra.targets import target_class
 from pytest_mlinfra.terraform.toolchain import cache_root
 
 KEPT_FILE = "mlinfra-kept.json"
@@ -141,12 +142,13 @@ def destroy_all(target: str, log: Callable[[str], None] = print, runs_dir: Path 
     others went with the emulator they lived in: forgotten). Returns how many could not be destroyed."""
     from pytest_mlinfra.service import running_service
 
-    running = running_service() if target == "local" else None
+    in_emulator = target_class(target).deployed_in_emulator
+    running = running_service() if in_emulator else None
     failed = 0
     for stack in all_kept(runs_dir):
         if stack.target != target:
             continue
-        if target == "local" and (running is None or stack.instance != running.instance):
+        if in_emulator and (running is None or stack.instance != running.instance):
             forget(stack)
             log(f"forgot kept stack {stack.run_id}: its embedded AWS has stopped, nothing of it remains")
             continue

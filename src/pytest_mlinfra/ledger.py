@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pytest_mlinfra.children import pid_running
+from pytest_mlinfra.targets import target_class
 
 FILE_NAME = "mlinfra-run.json"
 #  In the runs dir: one JSON line per finished run whose run dir was removed (newest last).
@@ -213,7 +214,7 @@ def may_remain(ledger: Ledger) -> bool:
     A kept stack is deployed on purpose: not counted (``mlinfra status`` lists it)."""
     if ledger.finished or ledger.kept or ledger.pid_alive():
         return False
-    return ledger.target != "local" or endpoint_listening(ledger.endpoint)
+    return not target_class(ledger.target).deployed_in_emulator or endpoint_listening(ledger.endpoint)
 
 
 def unfinished(runs_dir: Path, exclude: str = "") -> list[Ledger]:

@@ -442,7 +442,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if config.get_verbosity() > 0:
         lines += _toolchain_lines(settings)
     lines.append(f"mlinfra: stack {settings.stack_dir}")
-    if settings.lambda_host_python and settings.target == "local":
+    if settings.lambda_host_python and target_class(settings.target).deployed_in_emulator:
         here = f"{sys.version_info[0]}.{sys.version_info[1]}"
         lines.append(
             f"mlinfra: STAND-IN Lambda handlers run on this Python {here}, not the runtime's own "
@@ -469,7 +469,11 @@ def unfinished_runs_line(runs_dir: Path | None, exclude: str = "") -> str:
     by_target: dict[str, int] = {}
     for ledger in runs:
         by_target[ledger.target] = by_target.get(ledger.target, 0) + 1
-    remote = ", ".join(f"{count} on {name}" for name, count in sorted(by_target.items()) if name != "local")
+    remote = ", ".join(
+        f"{count} on {name}"
+        for name, count in sorted(by_target.items())
+        if not target_class(name).deployed_in_emulator
+    )
     noun = "run" if len(runs) == 1 else "runs"
     return f"{len(runs)} unfinished {noun}{f' ({remote})' if remote else ''}: mlinfra runs"
 

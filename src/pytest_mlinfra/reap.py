@@ -27,6 +27,7 @@ from pathlib import Path
 from pytest_mlinfra import interrupts
 from pytest_mlinfra.errors import MlinfraError
 from pytest_mlinfra.ledger import DESTROY_FAILED, DESTROYED, Ledger, endpoint_listening, iter_ledgers
+from pytest_mlinfra.targets import target_class
 from pytest_mlinfra.terraform.toolchain import cache_root
 
 #  How long an interrupted reap lets terraform destroy stop by itself before its process group is
@@ -57,7 +58,8 @@ def state_resources(ledger: Ledger) -> list[str]:
 
 def embedded_and_gone(ledger: Ledger) -> bool:
     """A ``local`` run whose in-process embedded AWS died with it: nothing of it can be deployed."""
-    return ledger.target == "local" and not ledger.pid_alive() and not endpoint_listening(ledger.endpoint)
+    in_emulator = target_class(ledger.target).deployed_in_emulator
+    return in_emulator and not ledger.pid_alive() and not endpoint_listening(ledger.endpoint)
 
 
 def remains(ledger: Ledger) -> str:
@@ -181,7 +183,7 @@ def _reap_run(
         return result("failed", f"cannot reach the {ledger.target} target: {exc}")
     sweep = Sweep(target, ledger.run_id, log=log, timeout_s=sweep_timeout_s)
     in_state = state_resources(ledger)
-    if ledger.target == "aws" and not yes:
+    if target_class(ledger.target).real_aws and not yes:
         found = sweep.find()
         for resource in found:
             log(f"  would delete {resource.kind} {resource.ident}")

@@ -149,7 +149,7 @@ class Run:
         target = target_class(self.settings.target).from_settings(
             self.settings, state_dir=self.workdir / "aws"
         )
-        if self.settings.target == "local" and not self.settings.port:
+        if target.deployed_in_emulator and not self.settings.port:
             from pytest_mlinfra.targets.local import LocalTarget
 
             attach = self._emulator_to_attach()

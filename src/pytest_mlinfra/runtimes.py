@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pytest_mlinfra.targets import target_class
+
 NEWEST = "python3.14"
 # runtime -> (deprecated on, block function create on)
 _SCHEDULE = {
@@ -185,7 +187,7 @@ def check_runtime(
     notice = runtime_notice(runtime, today)
     if notice is None:
         return None
-    if target == "aws" and refused_for_create(runtime, today):
+    if target_class(target).real_aws and refused_for_create(runtime, today):
         todo = (
             "set --mlinfra-runtime (ini mlinfra_runtime) to a runtime AWS accepts"
             if explicit

@@ -16,6 +16,7 @@ from typing import Any
 from pytest_mlinfra import kept, service
 from pytest_mlinfra.emulator import config as emulator_config
 from pytest_mlinfra.errors import MlinfraError
+from pytest_mlinfra.targets import target_class
 
 
 def _parser(command: str, text: str) -> argparse.ArgumentParser:
@@ -53,7 +54,8 @@ def down_main(argv: list[str]) -> int:
         "--force", action="store_true", help="stop the service even while a pytest run is deploying into it"
     )
     args = parser.parse_args(argv)
-    if args.target == "local" and not args.keep_running and not args.force:
+    the_service = target_class(args.target).deployed_in_emulator  # what `mlinfra up` started
+    if the_service and not args.keep_running and not args.force:
         busy = _runs_using_the_service()
         if busy:
             more = f" (and {len(busy) - 1} more)" if len(busy) > 1 else ""
@@ -65,7 +67,7 @@ def down_main(argv: list[str]) -> int:
             )
             return 1
     failed = kept.destroy_all(args.target, log=print)
-    if args.target == "local" and not args.keep_running:
+    if the_service and not args.keep_running:
         if failed:
             print(
                 f"mlinfra down: {failed} kept stack(s) could not be destroyed; the service keeps running "
@@ -90,7 +92,7 @@ def _runs_using_the_service() -> list[Any]:
     return [
         ledger
         for ledger in iter_ledgers(default_runs_dir())
-        if ledger.target == "local"
+        if target_class(ledger.target).deployed_in_emulator
         and ledger.endpoint == record.endpoint_url
         and not ledger.finished
         and not ledger.kept

@@ -36,6 +36,7 @@ def check_opt_in(flag: bool) -> None:
 
 class AwsTarget(Target):
     name = "aws"
+    real_aws = True
 
     def __init__(self, region: str, opt_in: bool = False, allowed_accounts: Sequence[str] = ()) -> None:
         self.region = region

@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 if TYPE_CHECKING:
     from pytest_mlinfra.settings import Settings
@@ -36,6 +36,14 @@ class Target(ABC):
     name: str
     region: str
     outlives_session = True  # False: what is deployed disappears when the target stops (embedded AWS)
+    #  What the code outside targets/ asks of a target by its registered name (a ledger, a CLI flag),
+    #  without starting it:
+    #  - deployed_in_emulator: what is deployed lives in an emulator process of this project's (gone
+    #    with that process; kept between sessions only by `mlinfra up`'s service);
+    #  - real_aws: resources cost money and AWS's rules hold (reap deletes only with --yes; a runtime
+    #    AWS refuses for new functions is an error, not a warning).
+    deployed_in_emulator: ClassVar[bool] = False
+    real_aws: ClassVar[bool] = False
 
     @classmethod
     def from_settings(cls, settings: Settings, state_dir: Path) -> Self:

@@ -26,6 +26,7 @@ HOST = "127.0.0.1"
 class LocalTarget(Target):
     name = "local"
     outlives_session = False
+    deployed_in_emulator = True
 
     def __init__(
         self,
