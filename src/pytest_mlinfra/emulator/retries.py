@@ -2,13 +2,15 @@
 
 AWS SDKs (botocore, the Go SDK in the Terraform provider) mark each attempt of one call with the
 headers ``amz-sdk-invocation-id`` (the same on every attempt) and ``amz-sdk-request: attempt=N``.
-On a busy machine the emulator has been seen to carry out a call, answer 200, and then receive the
-SDK's second attempt of it, whose first answer never reached the client: the provider's
+On a busy machine the Terraform provider was seen to drop the connection of a call the emulator
+had carried out and answered 200 (it closed as the answer arrived), then send the call again: its
 ``RevokeSecurityGroupEgress`` then failed with ``InvalidPermission.NotFound`` and its
-``CreateFunction`` with ``ResourceConflictException``. A loopback connection does not lose answers
-the way AWS's network can, so the emulator keeps the successful answers to changing calls (not GET
-or HEAD, which run again harmlessly) for a while and replays them to a retry; a retry of a call
-that failed (5xx, a throttle) runs again, as on AWS.
+``CreateFunction`` with ``ResourceConflictException``. AWS would run such a retry again too; but
+the drop comes from a starved client on the test machine, not from the stack under test, and a
+failure there would be a false alarm about the stack. So the emulator keeps the successful answers
+to changing calls (not GET or HEAD, which run again harmlessly) for a while and replays them to a
+retry (logged at INFO); a retry of a call that failed (5xx, a throttle, a 4xx) runs again, as on
+AWS.
 """
 
 from __future__ import annotations
