@@ -16,7 +16,7 @@ from typing import Any
 from pytest_mlinfra import kept, service
 from pytest_mlinfra.emulator import config as emulator_config
 from pytest_mlinfra.errors import MlinfraError
-from pytest_mlinfra.targets import target_class
+from pytest_mlinfra.targets import TARGET_NAMES, target_class
 
 
 def _parser(command: str, text: str) -> argparse.ArgumentParser:
@@ -43,7 +43,7 @@ def down_main(argv: list[str]) -> int:
     parser = _parser("down", "Destroy the kept stacks, then stop the embedded AWS service.")
     parser.add_argument(
         "--target",
-        choices=("local", "localstack", "aws"),
+        choices=TARGET_NAMES,
         default="local",
         help="whose kept stacks to destroy (local also stops the service; default local)",
     )

@@ -57,13 +57,12 @@ class ReplayAnsweredRetries:
         invocation = environ.get("HTTP_AMZ_SDK_INVOCATION_ID", "")
         if not invocation or environ.get("REQUEST_METHOD") in ("GET", "HEAD", "OPTIONS"):
             return self.app(environ, start_response)
-        if attempt_of(environ) > 1:
+        attempt = attempt_of(environ)
+        if attempt > 1:
             with self._lock:
                 answer = self._answers.get(invocation)
             if answer is not None:
-                log.info(
-                    "attempt %d of %s: the earlier attempt's answer again", attempt_of(environ), invocation
-                )
+                log.info("attempt %d of %s: the earlier attempt's answer again", attempt, invocation)
                 start_response(answer.status, answer.headers)
                 return [answer.body]
         return self._run_and_keep(invocation, environ, start_response)
@@ -75,7 +74,7 @@ class ReplayAnsweredRetries:
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             started.update(status=status, headers=list(headers))
-            return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+            return start_response(status, headers, exc_info)
 
         result = self.app(environ, capture)
         chunks: list[bytes] = []
